@@ -1,0 +1,73 @@
+"""Command-line interface: ``ionscale check``, ``ionscale validate-config``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ionscale.check import (
+        ENGINES,
+        CheckSettings,
+        format_report,
+        results_as_dict,
+        run_checks,
+    )
+
+    engines = tuple(args.only.split(",")) if args.only else ENGINES
+    settings = CheckSettings(
+        dp_training_steps=args.dp_steps, md_steps=args.md_steps, threads=args.threads,
+        engines=engines,
+    )  # fmt: skip
+    results = run_checks(settings, workdir=args.workdir)
+    print(format_report(results))
+    if args.json:
+        from ionscale.io import write_json
+        from ionscale.provenance import Provenance
+
+        write_json(args.json, results_as_dict(results), Provenance("check", vars(settings)))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from ionscale.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.configfile)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.print:
+        print(json.dumps(config, indent=2))
+    else:
+        print(f"{args.configfile}: valid")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ionscale", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="run every engine briefly and report versions and timings")
+    p.add_argument("--dp-steps", type=int, default=20, help="DeePMD-kit training steps")
+    p.add_argument("--md-steps", type=int, default=10, help="LAMMPS MD steps")
+    p.add_argument("--threads", type=int, default=1, help="threads for torch/OpenMP")
+    p.add_argument("--only", help="comma-separated subset of gpaw,deepmd,lammps,dolfinx,snakemake")
+    p.add_argument("--workdir", type=Path, help="keep the check's files here (default: temp dir)")
+    p.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("validate-config", help="validate a config file against the schema")
+    p.add_argument("configfile", type=Path)
+    p.add_argument("--print", action="store_true", help="print the default-filled config")
+    p.set_defaults(func=_cmd_validate)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The one config loader: YAML in, validated and default-filled dict out.
+
+The schema (workflow/schemas/config.schema.yaml, JSON Schema draft 7 in YAML) gives every key a
+type, a default and a description; unknown keys are errors. Validation happens before any job
+runs (the Snakefile calls :func:`validate_config`), and every error names the key by its dotted
+path and says what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ionscale.provenance import PROJECT_ROOT
+
+SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config value is missing, unknown, of the wrong type or out of range."""
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _key_path(path: Iterator[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _describe(error: Any) -> str:
+    """One line per schema violation: the dotted key, what was found and what was expected."""
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        prefix = "" if where == "<top level>" else where + "."
+        keys = ", ".join(f"'{prefix}{k}'" for k in extra)
+        return f"unknown key {keys}; allowed here: {', '.join(allowed)}"
+    expected = error.schema.get("description", "")
+    hint = f" ({expected})" if expected and error.validator != "required" else ""
+    return f"key '{where}': {error.message}{hint}"
+
+
+def _default_filling_validator(schema: Mapping[str, Any]) -> Any:
+    """A draft-7 validator that inserts each missing property's schema default first.
+
+    Defaults are inserted before descending, so an object defaulted to ``{}`` gets its own
+    properties' defaults too (the recipe from the jsonschema FAQ).
+    """
+    from jsonschema import Draft7Validator, validators
+
+    validate_properties = Draft7Validator.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    cls = validators.extend(Draft7Validator, {"properties": set_defaults})
+    return cls(schema)
+
+
+def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> dict:
+    """Validate ``config`` against the schema and return a default-filled deep copy.
+
+    Raises :class:`ConfigError` listing every violation (dotted key, value, expectation).
+    """
+    schema = load_schema() if schema is None else schema
+    filled = copy.deepcopy(dict(config))
+    validator = _default_filling_validator(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = "\n  ".join(_describe(e) for e in errors)
+        raise ConfigError(f"invalid config:\n  {lines}")
+    return filled
+
+
+def load_config(path: str | Path, schema: Mapping[str, Any] | None = None) -> dict:
+    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    try:
+        return validate_config(raw, schema)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def schema_key_paths(schema: Mapping[str, Any] | None = None, prefix: str = "") -> list[str]:
+    """Dotted paths of every key the schema defines (objects and their leaves)."""
+    schema = load_schema() if schema is None else schema
+    out = []
+    for name, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        if sub.get("type") == "object":
+            out.extend(schema_key_paths(sub, prefix=path + "."))
+        elif sub.get("type") == "array" and sub.get("items", {}).get("type") == "object":
+            out.extend(schema_key_paths(sub["items"], prefix=path + "[]."))
+    return out
+
+
+def subset(config: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """The config subset a rule uses, by dotted keys: ``subset(cfg, "system", "reference")``.
+
+    Rules pass exactly this as ``params.config`` so that changing any other key does not rerun
+    them, and scripts record it as provenance.
+    """
+    out: dict[str, Any] = {}
+    for key in keys:
+        node: Any = config
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                raise ConfigError(f"config has no key '{key}'")
+            node = node[part]
+        out[key] = copy.deepcopy(node)
+    return out
