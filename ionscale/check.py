@@ -266,7 +266,7 @@ def run_checks(settings: CheckSettings, workdir: str | Path | None = None) -> li
         raise ValueError(f"unknown engine(s) {sorted(unknown)}; known: {', '.join(_CHECKS)}")
     set_threads(settings.threads)
     with tempfile.TemporaryDirectory(prefix="ionscale-check-") as tmp:
-        work = Path(workdir) if workdir else Path(tmp)
+        work = (Path(workdir) if workdir else Path(tmp)).resolve()
         work.mkdir(parents=True, exist_ok=True)
         results = []
         for name in (e for e in ENGINES if e in settings.engines):
@@ -295,9 +295,7 @@ def format_report(results: list[EngineResult]) -> str:
         what = r.detail if r.ok else r.error
         lines.append(f"{r.engine:10s} {r.version:22s} {status:6s} {r.seconds:7.1f}s  {what}")
     failed = [r.engine for r in results if not r.ok]
-    lines.append(
-        f"FAILED engines: {', '.join(failed)}" if failed else "all engines ok"
-    )
+    lines.append(f"FAILED engines: {', '.join(failed)}" if failed else "all engines ok")
     return "\n".join(lines)
 
 
