@@ -25,8 +25,21 @@ class ConfigError(ValueError):
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """The config schema: the top-level file plus one file per stage.
+
+    ``<schema dir>/stages/<name>.schema.yaml`` defines the top-level key ``<name>`` (one file
+    per stage, like the rule files), so each stage owns its keys in one place.
+    """
+    path = Path(path)
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    for part in sorted((path.parent / "stages").glob("*.schema.yaml")):
+        name = part.name.removesuffix(".schema.yaml")
+        if name in schema["properties"]:
+            raise ConfigError(f"{part}: key '{name}' is already defined in {path}")
+        with open(part) as fh:
+            schema["properties"][name] = yaml.safe_load(fh)
+    return schema
 
 
 def _key_path(path: Iterator[Any]) -> str:
@@ -133,3 +146,15 @@ def subset(config: Mapping[str, Any], *keys: str) -> dict[str, Any]:
             node = node[part]
         out[key] = copy.deepcopy(node)
     return out
+
+
+def derive_seed(master_seed: int, *labels: object) -> int:
+    """A reproducible 32-bit seed for one stochastic step, from the master seed and labels.
+
+    ``derive_seed(cfg["seed"], "reference", "rattle", 3)`` is the same on every run and differs
+    between steps, so no two steps share a random stream.
+    """
+    import hashlib
+
+    text = ":".join(map(str, (master_seed, *labels)))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
