@@ -187,7 +187,9 @@ def read_parameters(path: str | Path) -> ContinuumParameters:
                 raise ResultFileError(f"{path}: missing dataset '{dataset}' ({units})")
             found = h5[dataset].attrs.get("units")
             if found != units:
-                raise ResultFileError(f"{path}: '{dataset}' has units {found!r}, expected {units!r}")
+                raise ResultFileError(
+                    f"{path}: '{dataset}' has units {found!r}, expected {units!r}"
+                )
             values[attr] = h5[dataset][()]
             if f"{dataset}_uncertainty" in h5:
                 uncertainties[attr] = h5[f"{dataset}_uncertainty"][()]
