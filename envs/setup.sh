@@ -18,6 +18,17 @@ venv=${IONSCALE_VENV:-$root/.venv}
 gpaw_version=26.7.0
 stamp=$venv/.ionscale-env-sha256
 
+# run a noisy command quietly; show its output only if it fails
+quiet() {
+    local log
+    log=$(mktemp)
+    if ! "$@" >"$log" 2>&1; then
+        grep -v "is ignored: it is neither a file nor a directory" "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
 say() { printf '[ionscale setup] %s\n' "$*" >&2; }
 die() { printf '[ionscale setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -89,9 +100,9 @@ if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c 'import sys; assert sy
 fi
 rm -f "$stamp"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-"${pip[@]}" install -q --upgrade 'pip>=24' 'setuptools>=77,<82' wheel pybind11
+quiet "${pip[@]}" install --upgrade 'pip>=24' 'setuptools>=77,<82' wheel pybind11
 say "installing pinned engines from envs/requirements.lock (first time: minutes, ~6 GB)"
-"${pip[@]}" install -q -r "$here/requirements.lock"
+quiet "${pip[@]}" install -r "$here/requirements.lock" || die "pip could not install envs/requirements.lock"
 
 # --- GPAW against the OpenBLAS bundled by the DOLFINx wheel
 gpaw_ok() {
@@ -105,14 +116,15 @@ PY
 if ! gpaw_ok || [[ $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("gpaw"))' 2>/dev/null) != "$gpaw_version" ]]; then
     say "building GPAW $gpaw_version against DOLFINx's OpenBLAS (first time: ~2 min)"
     # --no-cache-dir: pip's wheel cache is keyed by the sdist, not by our siteconfig (~30 s build)
-    GPAW_CONFIG=$here/gpaw-siteconfig.py "${pip[@]}" install -q --no-build-isolation \
-        --no-cache-dir --force-reinstall --no-deps --no-binary gpaw "gpaw==$gpaw_version"
-    "${pip[@]}" install -q "gpaw==$gpaw_version"  # its pure-Python dependencies (gpaw-data)
+    GPAW_CONFIG=$here/gpaw-siteconfig.py quiet "${pip[@]}" install --no-build-isolation \
+        --no-cache-dir --force-reinstall --no-deps --no-binary gpaw "gpaw==$gpaw_version" \
+        || die "GPAW $gpaw_version failed to build (output above)"
+    quiet "${pip[@]}" install "gpaw==$gpaw_version"  # its pure-Python dependencies (gpaw-data)
     gpaw_ok || die "GPAW was built but does not link dolfinx_solver's libopenblas.so.0"
 fi
 
 # --- ionscale itself
-"${pip[@]}" install -q --no-deps --no-build-isolation -e "$root"
+quiet "${pip[@]}" install --no-deps --no-build-isolation -e "$root" || die "installing ionscale failed"
 
 echo "$want" >"$stamp"
 say "environment ready: $venv"
