@@ -25,17 +25,17 @@ def root() -> Path:
 
 
 def run_snakemake(
-    *args: str, workdir: Path | None = None, check: bool = True, timeout: float = 1800
+    *args: str,
+    workdir: Path | None = None,
+    check: bool = True,
+    timeout: float = 1800,
+    profile: bool = True,
 ) -> subprocess.CompletedProcess:
-    """Run the project's workflow with the local profile (optionally in another directory)."""
-    cmd = [
-        str(BIN / "snakemake"),
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--workflow-profile",
-        str(ROOT / "workflow" / "profiles" / "default"),
-        *args,
-    ]
+    """Run the project's workflow (local profile unless ``profile=False``), optionally elsewhere."""
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile")]
+    if profile:
+        cmd += ["--workflow-profile", str(ROOT / "workflow" / "profiles" / "default")]
+    cmd += list(args)
     if workdir is not None:
         cmd += ["--directory", str(workdir)]
     proc = subprocess.run(
