@@ -1,5 +1,5 @@
 # ionscale: from DFT to the continuum for lithium battery materials.
-# The map of stages and file contracts: README.md and docs in config/README.md.
+# Stages, in the order of the chain; each rule file registers its final outputs in FINAL.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -10,6 +10,16 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/check.smk"
+include: "workflow/rules/reference.smk"
+include: "workflow/rules/fingerprint.smk"
+include: "workflow/rules/potential.smk"
+include: "workflow/rules/md.smk"
+include: "workflow/rules/diffusion.smk"
+include: "workflow/rules/thermo.smk"
+include: "workflow/rules/handoff.smk"
+include: "workflow/rules/phasefield.smk"
+include: "workflow/rules/fem.smk"
+include: "workflow/rules/surrogate.smk"
 
 
 rule all:

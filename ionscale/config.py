@@ -144,8 +144,21 @@ def subset(config: Mapping[str, Any], *keys: str) -> dict[str, Any]:
             if not isinstance(node, Mapping) or part not in node:
                 raise ConfigError(f"config has no key '{key}'")
             node = node[part]
-        out[key] = copy.deepcopy(node)
-    return out
+        out[key] = _sorted_keys(node)
+    return dict(sorted(out.items()))
+
+
+def _sorted_keys(node: Any) -> Any:
+    """A deep copy with every mapping's keys in sorted order.
+
+    Snakemake compares rule params by their text, so the same values in another key order (a
+    config file written by another tool) would otherwise rerun the rule.
+    """
+    if isinstance(node, Mapping):
+        return {k: _sorted_keys(node[k]) for k in sorted(node)}
+    if isinstance(node, list):
+        return [_sorted_keys(v) for v in node]
+    return copy.deepcopy(node)
 
 
 def derive_seed(master_seed: int, *labels: object) -> int:

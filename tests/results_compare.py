@@ -85,15 +85,26 @@ def _extxyz_diff(a: Path, b: Path, rtol: float) -> list[str]:
     for i, (x, y) in enumerate(zip(fa, fb, strict=True)):
         if not np.allclose(x.positions, y.positions, rtol=rtol):
             diffs.append(f"{a.name}[{i}]: positions differ")
+        if (x.calc is None) != (y.calc is None):
+            diffs.append(f"{a.name}[{i}]: labelled in one run only")
+            continue
+        if x.calc is None:  # sampled, not yet labelled frames
+            continue
         ex, ey = x.get_potential_energy(), y.get_potential_energy()
         if not np.isclose(ex, ey, rtol=rtol):
             diffs.append(f"{a.name}[{i}]: energy {ex} != {ey}")
     return diffs
 
 
-def compare_trees(a: Path, b: Path, rtol: float = 1e-8) -> list[str]:
-    """Differences between the result trees ``a`` and ``b`` (empty list: same science)."""
-    files_a, files_b = result_files(a), result_files(b)
+def compare_trees(a: Path, b: Path, rtol: float = 1e-8, only: list[str] | None = None) -> list[str]:
+    """Differences between the result trees ``a`` and ``b`` (empty list: same science).
+
+    ``only``: compare just these files (paths relative to the tree roots).
+    """
+    if only is not None:
+        files_a = files_b = [Path(f) for f in only]
+    else:
+        files_a, files_b = result_files(a), result_files(b)
     if files_a != files_b:
         return [f"file lists differ: {sorted(set(map(str, files_a)) ^ set(map(str, files_b)))}"]
     diffs = []

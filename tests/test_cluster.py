@@ -16,7 +16,7 @@ from results_compare import compare_trees
 from ionscale.config import load_config
 
 #: Targets run through SLURM: a subset of config/test.yaml that crosses several stages.
-SLURM_TARGET_RULES = ["check_engines"]
+SLURM_TARGET_RULES = ["reference_sample", "reference_label", "reference_gather", "fingerprint"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def slurm():
 def test_slurm_run_equals_local_run(slurm, tmp_path):
     cfg_file = ROOT / "config" / "test.yaml"
     system = load_config(cfg_file)["system"]
-    targets = [f"results/{system}/check/engines.json"]
+    targets = [f"results/{system}/fingerprint/split.json"]
     local, cluster = tmp_path / "local", tmp_path / "slurm"
     local.mkdir(), cluster.mkdir()
 
@@ -58,6 +58,7 @@ def test_slurm_run_equals_local_run(slurm, tmp_path):
         "--slurm-status-command", "squeue",
         "--slurm-init-seconds-before-status-checks", "2",
         "--slurm-no-account",
+        "--slurm-keep-successful-logs",
         "--jobs", "4",
         workdir=cluster,
         profile=False,
@@ -68,7 +69,10 @@ def test_slurm_run_equals_local_run(slurm, tmp_path):
     submitted, completed = slurm.submitted_job_ids(), slurm.completed_ok_job_ids()
     assert len(submitted) >= len(SLURM_TARGET_RULES), slurm.ctld_log.read_text()[-3000:]
     assert set(submitted) == set(completed), "some SLURM jobs did not complete with exit 0"
-    logs = list((cluster / ".snakemake" / "slurm_logs").rglob("*.log"))
-    assert {p.parent.name for p in logs} >= {f"rule_{r}" for r in SLURM_TARGET_RULES} or submitted
+    slurm_logs = cluster / ".snakemake" / "slurm_logs"
+    logs = list(slurm_logs.rglob("*.log"))
+    # rule_<name>/[<wildcards>/]<jobid>.log
+    ran_on_slurm = {p.relative_to(slurm_logs).parts[0].removeprefix("rule_") for p in logs}
+    assert ran_on_slurm >= set(SLURM_TARGET_RULES), f"SLURM job logs only for {ran_on_slurm}"
     diffs = compare_trees(local / "results", cluster / "results")
     assert not diffs, "SLURM results differ from the local run:\n" + "\n".join(diffs)

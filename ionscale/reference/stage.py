@@ -1,0 +1,399 @@
+"""The reference stage's steps as plain functions: sample, label one batch, import, gather.
+
+Each step reads and writes files (so it runs the same under Snakemake, from a notebook or on a
+cluster node) and takes exactly the config subset it uses. Snakemake's ``script:`` files in
+``scripts/reference_*.py`` only unpack ``snakemake.input/output/params`` and call these.
+
+Outputs:
+
+- ``sampled.extxyz`` + ``sampling.json``: candidate frames (positions only) and what sampling
+  left out (near-duplicates, rejected candidates) with reasons.
+- ``batches/batch_NNNN.extxyz`` + ``.json``: the labelled frames of one batch and its failure
+  records and timings.
+- ``imported.extxyz`` + ``imported.json``: frames imported from existing DFT data.
+- ``labelled.extxyz``, ``failed.json``, ``summary.json``: every frame that was labelled and passed
+  the checks; every frame that failed (DFT or check) with its reason; counts, timings and the
+  ideal reference energies. Every sampled frame is in exactly one of labelled and failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from ionscale.config import ConfigError
+from ionscale.io import atomic_path, write_json
+from ionscale.provenance import Provenance
+
+log = logging.getLogger(__name__)
+
+
+class ReferenceStageError(RuntimeError):
+    """The stage cannot produce trustworthy data (too many failures, frames unaccounted for)."""
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"reference.sampling": {...}, "seed": 1}`` → ``{"reference": {"sampling": ...}, ...}``.
+
+    Rules pass dotted config subsets (:func:`ionscale.config.subset`); this rebuilds the tree.
+    """
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def read_frames(path: str | Path) -> list[Atoms]:
+    """All frames of an extxyz file; an empty file is an empty list (an empty batch)."""
+    import ase.io
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        return []
+    return list(ase.io.read(path, index=":", format="extxyz"))
+
+
+def write_frames(path: str | Path, frames: Sequence[Atoms]) -> Path:
+    """Write frames (with their labels and info) to extxyz atomically; none: an empty file."""
+    import ase.io
+
+    with atomic_path(path) as tmp:
+        if frames:
+            ase.io.write(tmp, list(frames), format="extxyz")
+        else:
+            tmp.write_text("")
+    return Path(path)
+
+
+def resolve_path(path: str | Path, key: str, project_dir: str | Path) -> Path:
+    """A path from the config: as given if it exists (absolute, or relative to the working
+    directory), else relative to the project directory; a ConfigError naming the key if neither.
+    """
+    p = Path(path)
+    found = p if (p.is_absolute() or p.exists()) else Path(project_dir) / p
+    if not found.exists():
+        raise ConfigError(
+            f"{key}: file {path} does not exist (looked in the working directory and in "
+            f"{project_dir})"
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    """What the workflow needs to know at parse time.
+
+    Parameters
+    ----------
+    batches:
+        Batch labels ``"0000"``, ``"0001"``, ... (one labelling job each).
+    files:
+        Resolved structure files by role (``structure``, ``li_metal``, ``host``).
+    imports:
+        Resolved import files, in config order.
+    planned_frames:
+        Upper bound of the number of sampled frames.
+    """
+
+    batches: list[str]
+    files: dict[str, str]
+    imports: list[str]
+    planned_frames: int
+
+
+def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> WorkflowPlan:
+    """Check the reference config and its input files, and plan the labelling batches.
+
+    Runs when the workflow is parsed, so bad input stops the run before any job: a missing or
+    unreadable structure file, a structure without the mobile species or with overlapping atoms,
+    an unknown calculator, a batch size below 1, a missing import file.
+
+    Raises
+    ------
+    ConfigError, StructureError
+        Naming the key or the file and what was expected.
+    """
+    from ionscale.reference.calculators import CalculatorSettings, get_calculator_spec
+    from ionscale.reference.sampling import SamplingSettings, batch_count, planned_frame_count
+    from ionscale.reference.structures import sublattice_indices, validate_structure
+
+    files: dict[str, str] = {}
+    if reference["structure"]["file"]:
+        key = "reference.structure.file"
+        files["structure"] = str(resolve_path(reference["structure"]["file"], key, project_dir))
+    for role in ("li_metal", "host"):
+        if reference[role]["enabled"] and reference[role]["file"]:
+            key = f"reference.{role}.file"
+            files[role] = str(resolve_path(reference[role]["file"], key, project_dir))
+    imports = [
+        str(resolve_path(item["file"], f"reference.imports[{i}].file", project_dir))
+        for i, item in enumerate(reference["imports"])
+    ]
+    get_calculator_spec(CalculatorSettings.from_config(reference["calculator"]).name)
+    settings = SamplingSettings.from_config(reference)
+    host = _structure(
+        files.get("structure"), reference["structure"]["prototype"], "reference.structure"
+    )
+    name = files.get("structure", f"prototype {reference['structure']['prototype']}")
+    validate_structure(host, name, settings.min_distance_A, settings.mobile_species)
+    for role in ("li_metal", "host"):
+        if reference[role]["enabled"]:
+            _structure(files.get(role), reference[role]["prototype"], f"reference.{role}")
+    planned = planned_frame_count(settings, len(sublattice_indices(host, settings.mobile_species)))
+    n_batches = batch_count(planned, int(reference["batch_size"]))
+    return WorkflowPlan([f"{i:04d}" for i in range(n_batches)], files, imports, planned)
+
+
+def _structure(file: str | Path | None, prototype: str, what: str) -> Atoms:
+    from ionscale.reference.structures import StructureError, load_structure
+
+    try:
+        return load_structure(file=file or None, prototype=prototype or None)
+    except StructureError as exc:
+        raise StructureError(f"{what}: {exc}") from None
+
+
+def sample(
+    config: Mapping[str, Any],
+    structure_file: str | Path | None,
+    li_metal_file: str | Path | None,
+    host_file: str | Path | None,
+    out_frames: str | Path,
+    out_summary: str | Path,
+    provenance: Provenance,
+    md_txt: Any = None,
+) -> Any:
+    """Sample the candidate frames and write ``sampled.extxyz`` and ``sampling.json``.
+
+    ``config`` is nested and holds ``seed`` and the ``reference`` keys the sampler uses;
+    structure files are the resolved paths (None where the config names a prototype).
+    """
+    from ionscale.reference.sampling import SamplingSettings, sample_frames
+
+    ref = config["reference"]
+    settings = SamplingSettings.from_config(ref)
+    host = _structure(structure_file, ref["structure"]["prototype"], "reference.structure")
+    li_metal = (
+        _structure(li_metal_file, ref["li_metal"]["prototype"], "reference.li_metal")
+        if settings.li_metal.enabled
+        else None
+    )
+    empty_host = (
+        _structure(host_file, ref["host"]["prototype"], "reference.host")
+        if settings.host.enabled
+        else None
+    )
+    result = sample_frames(host, settings, int(config["seed"]), li_metal, empty_host, md_txt)
+    write_frames(out_frames, result.frames)
+    write_json(out_summary, result.summary(), provenance)
+    log.info("sampled %d frames (bound %d)", len(result.frames), result.planned)
+    return result
+
+
+def label_batch(
+    frames_file: str | Path,
+    batch_index: int,
+    batch_size: int,
+    calculator_config: Mapping[str, Any],
+    out_frames: str | Path,
+    out_report: str | Path,
+    workdir: str | Path,
+    provenance: Provenance,
+    txt: Any = None,
+) -> Any:
+    """Label frames ``[i*batch_size, (i+1)*batch_size)`` of ``frames_file``.
+
+    Writes the labelled frames (extxyz) and a JSON report with the batch's frame ids, failure
+    records and per-frame wall times. The settings are validated before the first SCF.
+    """
+    from ionscale.reference.calculators import CalculatorSettings, validate_calculator_settings
+    from ionscale.reference.labelling import label_frames
+    from ionscale.reference.sampling import batch_slice
+
+    settings = CalculatorSettings.from_config(calculator_config)
+    frames = read_frames(frames_file)[batch_slice(batch_index, batch_size)]
+    for atoms in frames:
+        validate_calculator_settings(settings, atoms)
+    result = label_frames(frames, settings, workdir, txt)
+    write_frames(out_frames, result.labelled)
+    report = {
+        "batch": batch_index,
+        "frame_ids": [str(a.info["frame_id"]) for a in frames],
+        "n_labelled": len(result.labelled),
+        "failures": [f.as_dict() for f in result.failures],
+        "seconds_per_frame": result.seconds,
+        "cpu_seconds_per_frame": result.cpu_seconds,
+        "atoms_per_frame": {str(a.info["frame_id"]): len(a) for a in frames},
+    }
+    write_json(out_report, report, provenance)
+    return result
+
+
+def import_data(
+    imports: Sequence[Mapping[str, str]],
+    resolved_files: Sequence[str | Path],
+    structure_file: str | Path | None,
+    structure_prototype: str,
+    mobile_species: str,
+    out_frames: str | Path,
+    out_report: str | Path,
+    provenance: Provenance,
+) -> list[Atoms]:
+    """Import every configured file (in config order) and write ``imported.extxyz`` + report.
+
+    ``li_fraction`` of imported frames uses the site count of the host structure.
+    """
+    from ionscale.reference.importing import import_frames
+    from ionscale.reference.structures import sites_per_host_atom
+
+    host = _structure(structure_file, structure_prototype, "reference.structure")
+    per_host = sites_per_host_atom(host, mobile_species)
+    frames: list[Atoms] = []
+    counts = {}
+    for item, path in zip(imports, resolved_files, strict=True):
+        got = import_frames(path, item["format"], mobile_species, per_host, label=item["file"])
+        counts[item["file"]] = len(got)
+        frames.extend(got)
+    write_frames(out_frames, frames)
+    write_json(out_report, {"frames_per_file": counts, "n_frames": len(frames)}, provenance)
+    return frames
+
+
+def _reference_energies(frames: Sequence[Atoms]) -> dict[str, Any]:
+    """Energies per atom of the ideal reference frames, for later stages' convenience."""
+    out = {}
+    for atoms in frames:
+        fid = str(atoms.info["frame_id"])
+        if fid in ("li_metal-ideal", "host-ideal") or (
+            atoms.info["config_type"] == "ordering" and fid.startswith("1x1x1-")
+        ):
+            out[fid] = {
+                "energy_per_atom_eV": atoms.get_potential_energy() / len(atoms),
+                "formula": atoms.get_chemical_formula(),
+            }
+    return out
+
+
+def gather(
+    sampled_file: str | Path,
+    batch_frames: Sequence[str | Path],
+    batch_reports: Sequence[str | Path],
+    imported_file: str | Path | None,
+    checks_config: Mapping[str, Any],
+    max_failed_fraction: float,
+    out_labelled: str | Path,
+    out_failed: str | Path,
+    out_summary: str | Path,
+    provenance: Provenance,
+) -> dict[str, Any]:
+    """Merge batches and imports, run the checks, write labelled/failed/summary.
+
+    Raises
+    ------
+    ReferenceStageError
+        A sampled frame is neither labelled nor failed, or the failed fraction exceeds
+        ``max_failed_fraction`` (the message gives counts by reason and examples).
+    """
+    from ionscale.reference.checks import CheckSettings, split_by_checks
+    from ionscale.reference.labelling import FailureRecord
+
+    if not 0.0 <= max_failed_fraction <= 1.0:
+        raise ConfigError(
+            "reference.max_failed_fraction: expected a fraction in [0, 1], got "
+            f"{max_failed_fraction}"
+        )
+    sampled_ids = [str(a.info["frame_id"]) for a in read_frames(sampled_file)]
+    labelled: list[Atoms] = []
+    failures: list[dict[str, Any]] = []
+    seconds: list[float] = []
+    cpu_seconds: list[float] = []
+    atoms_per_frame: list[int] = []
+    for frames_path, report_path in zip(batch_frames, batch_reports, strict=True):
+        labelled.extend(read_frames(frames_path))
+        report = json.loads(Path(report_path).read_text())
+        failures.extend(report["failures"])
+        seconds.extend(report["seconds_per_frame"].values())
+        cpu_seconds.extend(report["cpu_seconds_per_frame"].values())
+        atoms_per_frame.extend(report["atoms_per_frame"].values())
+    imported = read_frames(imported_file) if imported_file else []
+
+    accounted = [str(a.info["frame_id"]) for a in labelled] + [f["frame_id"] for f in failures]
+    missing = sorted(set(sampled_ids) - set(accounted))
+    if missing or len(accounted) != len(set(accounted)):
+        raise ReferenceStageError(
+            f"{len(missing)} sampled frame(s) are neither labelled nor failed (e.g. "
+            f"{missing[:5]}), or a frame appears twice: the batches do not match sampled.extxyz"
+        )
+
+    checks = CheckSettings.from_config(checks_config)
+    passed, rejected = split_by_checks(labelled + imported, checks)
+    for atoms, problems in rejected:
+        x = float(atoms.info.get("li_fraction", float("nan")))
+        failures.append(
+            FailureRecord(
+                frame_id=str(atoms.info["frame_id"]),
+                config_type=str(atoms.info["config_type"]),
+                li_fraction=x,
+                reason="check:" + ",".join(name for name, _ in problems),
+                message="; ".join(msg for _, msg in problems),
+                calculator=str(atoms.info.get("source", "")),
+            ).as_dict()
+        )
+
+    n_total = len(sampled_ids) + len(imported)
+    n_failed = len(failures)
+    fraction = n_failed / n_total if n_total else 0.0
+    reasons = Counter(f["reason"] for f in failures)
+    write_frames(out_labelled, passed)
+    body = {
+        "n_frames_total": n_total,
+        "n_labelled": len(passed),
+        "n_failed": n_failed,
+        "failed_fraction": fraction,
+        "max_failed_fraction": max_failed_fraction,
+        "failures_per_reason": dict(reasons),
+        "failures": failures,
+    }
+    write_json(out_failed, body, provenance)
+    total_s = float(np.sum(seconds)) if seconds else 0.0
+    cpu_s = float(np.sum(cpu_seconds)) if cpu_seconds else 0.0
+    summary = {
+        "n_frames_total": n_total,
+        "n_labelled": len(passed),
+        "n_imported": len(imported),
+        "n_failed": n_failed,
+        "failed_fraction": fraction,
+        "labelled_per_config_type": dict(Counter(str(a.info["config_type"]) for a in passed)),
+        "failures_per_reason": dict(reasons),
+        "dft_wall_seconds_total": total_s,
+        "dft_cpu_seconds_total": cpu_s,
+        "dft_wall_seconds_per_frame_mean": total_s / len(seconds) if seconds else None,
+        "atoms_per_frame_mean": float(np.mean(atoms_per_frame)) if atoms_per_frame else None,
+        "frames_per_hour_per_job": 3600.0 * len(seconds) / total_s if total_s > 0 else None,
+        "frames_per_cpu_hour": 3600.0 * len(cpu_seconds) / cpu_s if cpu_s > 0 else None,
+        "reference_energies": _reference_energies(passed),
+    }
+    write_json(out_summary, summary, provenance)
+    if fraction > max_failed_fraction:
+        log.error("failed frames:\n%s", json.dumps(failures, indent=1))
+        examples = "; ".join(
+            f"{f['frame_id']}: {f['reason']} ({f['message'][:120]})" for f in failures[:5]
+        )
+        raise ReferenceStageError(
+            f"{n_failed} of {n_total} frames failed ({fraction:.1%}), more than "
+            f"reference.max_failed_fraction = {max_failed_fraction:.1%}; by reason: "
+            f"{dict(reasons)}; e.g. {examples}. Every failure is listed in the log"
+        )  # fmt: skip
+    return summary

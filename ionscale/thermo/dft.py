@@ -1,0 +1,145 @@
+"""DFT spot checks of the potential's formation energies.
+
+A configured handful of DP-relaxed orderings (hull vertices first, then the lowest above the
+hull), the empty host and bcc Li metal are recomputed with the reference stage's DFT calculator
+(:mod:`ionscale.reference.calculators`, the same physical settings as the training data, and
+its labelling with failure records: :func:`ionscale.reference.labelling.label_frames`). Formation
+energies are formed from each method's own end members, so the comparison is of the quantity
+the thermo stage uses, not of absolute energies. Energies are the force-consistent (free)
+energies the potential was trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+log = logging.getLogger(__name__)
+
+
+def select_for_dft(
+    x: np.ndarray,
+    n_sites: np.ndarray,
+    on_hull: np.ndarray,
+    e_above: np.ndarray,
+    failed: np.ndarray,
+    n_structures: int,
+) -> list[int]:
+    """Indices of the orderings to recompute: interior hull vertices first (smallest cells
+    first), then the lowest above the hull; never failed ones, never the end members (they are
+    always computed as references)."""
+    interior = (x > 0) & (x < 1) & ~failed.astype(bool)
+    vertices = [i for i in np.lexsort((n_sites, -on_hull)) if interior[i] and on_hull[i]]
+    rest = [
+        i
+        for i in np.argsort(np.where(np.isnan(e_above), np.inf, e_above), kind="stable")
+        if interior[i] and not on_hull[i]
+    ]
+    return [int(i) for i in (vertices + rest)[:n_structures]]
+
+
+def dft_spot_check(
+    relaxed: list[Atoms],
+    orderings: Mapping[str, np.ndarray],
+    metal: Atoms,
+    calculator_config: Mapping[str, Any],
+    n_structures: int,
+    workdir: str | Path,
+    txt: Any = None,
+) -> dict[str, Any]:
+    """DP vs DFT formation energies of the selected orderings.
+
+    Parameters
+    ----------
+    relaxed:
+        DP-relaxed structures, in the order of ``orderings``' arrays.
+    orderings:
+        Arrays from orderings.h5: ``li_fraction``, ``n_sites``, ``on_hull``,
+        ``e_above_hull_eV_per_site``, ``failed``, ``formation_energy_eV_per_site`` (DP model 0).
+    metal:
+        DP-relaxed bcc Li cell (the metal reference).
+    calculator_config:
+        The ``reference.calculator`` config section.
+
+    Returns a JSON-ready summary: per structure DP and DFT formation energies (eV/site) and
+    their difference; MAE, RMSE and max |error|; the failures (DFT that did not finish).
+    """
+    from ionscale.reference.calculators import CalculatorSettings, validate_calculator_settings
+    from ionscale.reference.labelling import label_frames
+
+    x = np.asarray(orderings["li_fraction"], dtype=float)
+    n_sites = np.asarray(orderings["n_sites"], dtype=int)
+    settings = CalculatorSettings.from_config(calculator_config)
+    chosen = select_for_dft(
+        x,
+        n_sites,
+        np.asarray(orderings["on_hull"]),
+        np.asarray(orderings["e_above_hull_eV_per_site"]),
+        np.asarray(orderings["failed"]),
+        n_structures,
+    )
+    ends = [int(np.flatnonzero((x == v) & (n_sites == n_sites.min()))[0]) for v in (0.0, 1.0)]
+    frames = []
+    for i in [*ends, *chosen]:
+        a = relaxed[i].copy()
+        a.info = {"frame_id": f"ordering-{i}", "config_type": "ordering", "li_fraction": x[i]}
+        frames.append(a)
+    m = metal.copy()
+    m.info = {"frame_id": "li-metal", "config_type": "li_metal", "li_fraction": float("nan")}
+    frames.append(m)
+    validate_calculator_settings(settings, frames[0])
+    log.info(
+        "DFT (%s) on %d frames: orderings %s + end members + bcc Li",
+        settings.name,
+        len(frames),
+        chosen,
+    )
+    result = label_frames(frames, settings, workdir, txt)
+    energy = {a.info["frame_id"]: a.get_potential_energy() for a in result.labelled}
+    failures = [f.as_dict() for f in result.failures]
+    needed = [f"ordering-{ends[0]}", "li-metal"]
+    missing = [k for k in needed if k not in energy]
+    if missing:
+        raise RuntimeError(
+            f"DFT spot check: the reference frame(s) {missing} failed, so no DFT formation "
+            f"energies can be formed: {failures}"
+        )
+    host_e = energy[f"ordering-{ends[0]}"] / n_sites[ends[0]]
+    mu_li = energy["li-metal"] / len(metal)
+    rows = []
+    for i in [ends[1], *chosen]:
+        key = f"ordering-{i}"
+        if key not in energy:
+            continue
+        n_li = round(x[i] * n_sites[i])
+        ef_dft = (energy[key] - n_sites[i] * host_e - n_li * mu_li) / n_sites[i]
+        ef_dp = float(orderings["formation_energy_eV_per_site"][i])
+        rows.append(
+            {
+                "index": i,
+                "li_fraction": float(x[i]),
+                "n_sites": int(n_sites[i]),
+                "n_atoms": len(relaxed[i]),
+                "on_hull": bool(orderings["on_hull"][i]),
+                "dft_formation_energy_eV_per_site": float(ef_dft),
+                "dp_formation_energy_eV_per_site": ef_dp,
+                "error_eV_per_site": ef_dp - float(ef_dft),
+            }
+        )
+    err = np.array([r["error_eV_per_site"] for r in rows])
+    return {
+        "calculator": settings.name,
+        "structures": rows,
+        "mae_eV_per_site": float(np.mean(np.abs(err))) if len(err) else None,
+        "rmse_eV_per_site": float(np.sqrt(np.mean(err**2))) if len(err) else None,
+        "max_abs_error_eV_per_site": float(np.max(np.abs(err))) if len(err) else None,
+        "dft_host_energy_eV_per_site": float(host_e),
+        "dft_li_metal_energy_eV_per_atom": float(mu_li),
+        "failures": failures,
+        "seconds": result.seconds,
+    }

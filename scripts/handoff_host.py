@@ -1,0 +1,21 @@
+"""Snakemake entry point of rule handoff_host (ionscale.thermo.host via ionscale.handoff)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import setup
+
+from ionscale.handoff import run_host_properties
+from ionscale.provenance import Provenance
+from ionscale.thermo.stage import section
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+log = setup(smk)
+run_host_properties(
+    section(smk.params.config),
+    list(smk.input.models),
+    {"orderings": smk.input.orderings, "relaxed": smk.input.relaxed},
+    smk.output.h5,
+    Provenance.from_snakemake(smk, "handoff"),
+)

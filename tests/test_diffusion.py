@@ -1,0 +1,302 @@
+"""The diffusion analysis: FFT MSD, calibrated D uncertainty, Arrhenius fit, conductivity.
+
+Known-answer synthetic data only (seeded): Gaussian random walks with a known D, lattice hops
+with a known number of hops, and D = D0·exp(−Ea/k_B T) with noise of a known size.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+from scipy import constants
+
+from ionscale.diffusion import (
+    ArrheniusSettings,
+    DiffusionInputError,
+    DiffusionWarning,
+    MSDSettings,
+    analyse_positions,
+    analyse_trajectory,
+    arrhenius_from_summaries,
+    count_hops,
+    fit_arrhenius,
+    format_arrhenius_summary,
+    msd_direct,
+    msd_fft,
+    nernst_einstein_conductivity_S_cm,
+    plot_arrhenius,
+    plot_msd,
+    read_msd_summary,
+    write_arrhenius_h5,
+    write_msd_h5,
+)
+from ionscale.io import add_dataset, open_result_h5, read_provenance, read_quantity
+from ionscale.provenance import Provenance
+from ionscale.units import BOLTZMANN_eV_K
+
+DT_PS = 0.1
+
+
+def random_walk(seed, n_frames, n_atoms, D_A2_ps, dims=(0, 1, 2), start=0.0):
+    """Gaussian random walk: each component in ``dims`` has step variance 2·D·Δt."""
+    rng = np.random.default_rng(seed)
+    steps = np.zeros((n_frames - 1, n_atoms, 3))
+    for d in dims:
+        steps[:, :, d] = rng.normal(
+            scale=np.sqrt(2 * D_A2_ps * DT_PS), size=(n_frames - 1, n_atoms)
+        )
+    pos = np.concatenate([np.zeros((1, n_atoms, 3)), np.cumsum(steps, axis=0)]) + start
+    return pos, np.arange(n_frames) * DT_PS
+
+
+@pytest.mark.parametrize(("n_frames", "n_atoms"), [(2, 1), (17, 1), (64, 3), (301, 7)])
+def test_fft_msd_equals_direct_windowed_msd(n_frames, n_atoms):
+    rng = np.random.default_rng(n_frames)
+    # far from the origin and wandering: round-off would show
+    pos = rng.normal(size=(n_frames, n_atoms, 3)).cumsum(axis=0) + rng.uniform(-50, 50, size=3)
+    fft_msd = msd_fft(pos)
+    direct = msd_direct(pos)
+    assert fft_msd.shape == (n_frames, 3)
+    np.testing.assert_allclose(fft_msd, direct, rtol=1e-10, atol=1e-10)
+    assert np.all(fft_msd[0] == pytest.approx(0.0, abs=1e-10))
+
+
+def test_random_walk_D_recovered_and_interval_calibrated():
+    """100 seeded walks: the mean D is right and the 95 % interval covers the truth ≥ 90 %."""
+    D_true = 0.05  # Å²/ps
+    s = MSDSettings(ballistic_time_ps=0.0, min_hops=0)
+    hits = {"xyz": 0, "xy": 0}
+    estimates = {"xyz": [], "xy": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffusionWarning)
+        for seed in range(100):
+            pos, t = random_walk(seed, 600, 16, D_true)
+            res = analyse_positions(pos, t, s)
+            for dirs in hits:
+                fit = res.fits[dirs]
+                assert fit.window.diffusive
+                estimates[dirs].append(fit.diffusivity_A2_ps)
+                hits[dirs] += (
+                    abs(fit.diffusivity_A2_ps - D_true) < 1.96 * fit.diffusivity_uncertainty_A2_ps
+                )
+    for dirs in hits:
+        assert hits[dirs] >= 90, f"{dirs}: 95 % interval covered D in {hits[dirs]} of 100 walks"
+        mean = np.mean(estimates[dirs])
+        sem = np.std(estimates[dirs]) / 10
+        assert abs(mean - D_true) < 3 * sem, (dirs, mean, sem)
+
+
+def test_in_plane_walk_gives_in_plane_D_and_no_z_diffusion():
+    """Diffusion in x, y only; z vibrates in a cage: D_xy = D, D_xyz = 2/3 D, D_z not reported."""
+    D_true = 0.08
+    pos, t = random_walk(3, 1500, 20, D_true, dims=(0, 1))
+    pos[:, :, 2] = np.random.default_rng(4).normal(scale=0.1, size=pos.shape[:2])
+    res = analyse_positions(pos, t, MSDSettings(ballistic_time_ps=0.5, directions="xy"))
+    assert res.n_hops > 100
+    xy, xyz, z = res.fits["xy"], res.fits["xyz"], res.fits["z"]
+    assert abs(xy.diffusivity_A2_ps - D_true) < 3 * xy.diffusivity_uncertainty_A2_ps
+    assert abs(xyz.diffusivity_A2_ps - 2 / 3 * D_true) < 3 * xyz.diffusivity_uncertainty_A2_ps
+    assert xy.dimensionality == 2 and xyz.dimensionality == 3
+    assert not z.window.diffusive and np.isnan(z.diffusivity_A2_ps)
+    assert abs(z.window.loglog_slope) < 0.2
+
+
+def test_window_starts_after_the_ballistic_time_and_rule_is_recorded():
+    """A caged start (no displacement growth for 2 ps) then a random walk: the window skips it."""
+    pos, t = random_walk(5, 2000, 16, 0.05)
+    cage = t < 2.0
+    pos[cage] = np.random.default_rng(6).normal(scale=0.05, size=pos[cage].shape)
+    pos[~cage] = pos[~cage] - pos[~cage][0]
+    s = MSDSettings(ballistic_time_ps=0.3, slope_tolerance=0.2, min_hops=0)
+    fit = analyse_positions(pos, t, s).fits["xyz"]
+    assert fit.window.diffusive
+    assert t[fit.window.start] >= 0.3
+    assert abs(fit.window.loglog_slope - 1) <= 0.2
+    assert "ballistic" in fit.window.rule and "1 +/- 0.2" in fit.window.rule
+    assert t[fit.window.end] <= s.max_fit_fraction * t[-1] + 1e-12
+
+
+def test_hops_on_a_lattice_are_counted_exactly():
+    """Atoms jump between sites 2.46 Å apart and vibrate 0.1 Å: every jump is one hop."""
+    rng = np.random.default_rng(8)
+    n_frames, n_atoms = 400, 5
+    site = np.zeros((n_atoms, 3))
+    pos = np.zeros((n_frames, n_atoms, 3))
+    jumps = 0
+    for k in range(n_frames):
+        if k and k % 25 == 0:
+            moved = rng.random(n_atoms) < 0.5
+            direction = rng.choice([-1.0, 1.0], size=(n_atoms,))
+            site[moved, 0] += 2.46 * direction[moved]
+            jumps += moved.sum()
+        pos[k] = site + rng.normal(scale=0.1, size=(n_atoms, 3))
+    assert count_hops(pos, 1.5).sum() == jumps
+
+
+def _arrhenius_data(seed, temps, Ea=0.5, D0=1e-3, rel_noise=0.1):
+    rng = np.random.default_rng(seed)
+    d_true = D0 * np.exp(-Ea / (BOLTZMANN_eV_K * temps))
+    d = d_true * np.exp(rng.normal(scale=rel_noise, size=len(temps)))
+    return d, rel_noise * d
+
+
+def test_arrhenius_recovers_Ea_and_D0_within_stated_errors():
+    temps = np.array([600.0, 700, 800, 900, 1000, 1200])
+    Ea, D0 = 0.5, 1e-3
+    d_exact = D0 * np.exp(-Ea / (BOLTZMANN_eV_K * temps))
+    exact = fit_arrhenius(temps, d_exact, 0.05 * d_exact)
+    assert exact.activation_energy_eV == pytest.approx(Ea, rel=1e-10)
+    assert exact.D0_cm2_s == pytest.approx(D0, rel=1e-9)
+    hits_ea = hits_d0 = hits_300 = 0
+    d300 = D0 * np.exp(-Ea / (BOLTZMANN_eV_K * 300))
+    for seed in range(200):
+        d, sd = _arrhenius_data(seed, temps, Ea, D0)
+        fit = fit_arrhenius(temps, d, sd)
+        hits_ea += abs(fit.activation_energy_eV - Ea) < 1.96 * fit.activation_energy_uncertainty_eV
+        hits_d0 += abs(np.log(fit.D0_cm2_s / D0)) < 1.96 * np.sqrt(fit.covariance[0, 0])
+        at = fit.diffusivity_cm2_s_at(300.0)
+        hits_300 += at["ci95_low"] <= d300 <= at["ci95_high"]
+    assert hits_ea >= 180 and hits_d0 >= 180 and hits_300 >= 180, (hits_ea, hits_d0, hits_300)
+
+
+def test_arrhenius_input_errors_and_two_point_warning():
+    with pytest.raises(DiffusionInputError, match="at least 3 temperatures"):
+        fit_arrhenius([800.0], [1e-6], [1e-7])
+    with pytest.raises(DiffusionInputError, match=r"at least 3 temperatures.*3 are needed"):
+        fit_arrhenius([800.0, 900.0], [1e-6, 2e-6], [1e-7, 1e-7])
+    with pytest.raises(DiffusionInputError, match="at least 2 temperatures"):
+        fit_arrhenius([800.0], [1e-6], [1e-7], min_temperatures=2)
+    with pytest.warns(DiffusionWarning, match="two temperatures"):
+        fit = fit_arrhenius([800.0, 900.0], [1e-6, 2e-6], [1e-7, 1e-7], min_temperatures=2)
+    assert np.isnan(fit.chi2_reduced) and fit.activation_energy_uncertainty_eV > 0
+    with pytest.raises(DiffusionInputError, match="D > 0"):
+        fit_arrhenius([700.0, 800.0, 900.0], [1e-6, -1e-6, 2e-6], [1e-7] * 3)
+    with pytest.raises(DiffusionInputError, match="distinct"):
+        fit_arrhenius([800.0, 800.0, 900.0], [1e-6, 1e-6, 2e-6], [1e-7] * 3)
+
+
+def test_nernst_einstein_matches_the_formula():
+    n_cm3, D, T, z = 1.5e22, 2e-8, 300.0, 1.0
+    expected = (n_cm3 * 1e6) * (z * constants.e) ** 2 * (D * 1e-4) / (constants.k * T) / 100
+    assert nernst_einstein_conductivity_S_cm(D, n_cm3, T, z) == pytest.approx(expected, rel=1e-12)
+    # σ ∝ z²
+    assert nernst_einstein_conductivity_S_cm(D, n_cm3, T, 2.0) == pytest.approx(4 * expected)
+
+
+def test_few_hops_warn():
+    """A trajectory whose atoms only vibrate has no hops: the warning says D cannot be trusted."""
+    rng = np.random.default_rng(2)
+    pos = rng.normal(scale=0.1, size=(200, 4, 3))
+    with pytest.warns(DiffusionWarning) as record:
+        res = analyse_positions(pos, np.arange(200) * DT_PS, MSDSettings(ballistic_time_ps=0.5))
+    messages = " ".join(str(w.message) for w in record)
+    assert "only 0 Li hops" in messages and "no diffusive regime" in messages
+    assert res.n_hops == 0 and np.isnan(res.fits["xyz"].diffusivity_A2_ps)
+    assert len(res.warnings) == 2
+
+
+def test_trajectory_errors_are_named(tmp_path):
+    s = MSDSettings(ballistic_time_ps=0.0, min_fit_points=10)
+    pos, t = random_walk(1, 12, 2, 0.05)
+    with pytest.raises(DiffusionInputError, match="min_fit_points = 10"):
+        analyse_positions(pos, t, s)
+    with pytest.raises(DiffusionInputError, match="directions"):
+        analyse_positions(pos, t, MSDSettings(directions="xz"))
+    with pytest.raises(DiffusionInputError, match="not found"):
+        analyse_trajectory(tmp_path / "missing.h5", s)
+    empty = tmp_path / "empty.h5"
+    _write_trajectory(empty, np.zeros((5, 0, 3)), np.arange(5) * DT_PS)
+    with pytest.raises(DiffusionInputError, match="no atoms of the mobile species"):
+        analyse_trajectory(empty, s)
+    with pytest.raises(DiffusionInputError, match="at least 2 frames"):
+        msd_fft(np.zeros((1, 2, 3)))
+
+
+def _write_trajectory(path, pos, t, temperature=800.0, volume=1000.0, com=None):
+    with open_result_h5(path, Provenance("md", {"test": True})) as h5:
+        add_dataset(h5, "time_ps", t, "ps")
+        add_dataset(h5, "positions_A", pos, "Å")
+        if com is not None:
+            add_dataset(h5, "center_of_mass_A", com, "Å")
+        h5.attrs.update(temperature_K=temperature, mobile_species="Li", volume_A3=volume,
+                        n_mobile=pos.shape[1])  # fmt: skip
+
+
+def test_pipeline_files_round_trip(tmp_path):
+    """trajectory.h5 → msd.h5 (+ plot) per T → arrhenius.h5 (+ plot), contract datasets."""
+    Ea, D0 = 0.4, 2e-3  # cm²/s
+    temps = [700.0, 900.0, 1200.0]
+    s = MSDSettings(ballistic_time_ps=0.2, min_hops=0)
+    summaries = []
+    for i, T in enumerate(temps):
+        D_A2_ps = D0 * np.exp(-Ea / (BOLTZMANN_eV_K * T)) / 1e-4  # cm²/s → Å²/ps
+        pos, t = random_walk(10 + i, 1200, 24, D_A2_ps, start=3.0)
+        drift = np.linspace(0, 5, len(t))[:, None] * np.array([1.0, -0.5, 0.2])
+        traj = tmp_path / f"T{int(T)}K" / "trajectory.h5"
+        # a uniform drift of every atom, recorded as the centre of mass, must not change D
+        _write_trajectory(traj, pos + drift[:, None, :], t, temperature=T, volume=2000.0,
+                          com=drift)  # fmt: skip
+        res = analyse_trajectory(traj, s)
+        fit = res.fits["xyz"]
+        assert abs(fit.diffusivity_A2_ps - D_A2_ps) < 4 * fit.diffusivity_uncertainty_A2_ps
+        out = tmp_path / "diffusion" / f"T{int(T)}K" / "msd.h5"
+        write_msd_h5(out, res, Provenance("diffusion", {"d": 1}, [traj]))
+        plot_msd(res, out.with_suffix(".png"))
+        assert out.with_suffix(".png").stat().st_size > 1000
+        with h5py.File(out) as h5:
+            assert h5["xy"].attrs["dimensionality"] == 2
+            assert "log-log slope" in h5.attrs["window_rule"]
+            assert h5["xyz/fit_covariance_A4"].shape[0] == len(h5["xyz/fit_time_ps"])
+        summaries.append(read_msd_summary(out))
+    assert summaries[0]["number_density_per_cm3"] == pytest.approx(24 / 2000e-24)
+    st = ArrheniusSettings(report_temperature_K=300.0, min_temperatures=3)
+    with pytest.warns(DiffusionWarning, match="far above the report temperature"):
+        res = arrhenius_from_summaries(summaries[::-1], st)
+    path = tmp_path / "diffusion" / "arrhenius.h5"
+    write_arrhenius_h5(path, res, Provenance("diffusion", {"a": 1}))
+    plot_arrhenius(res, path.with_suffix(".png"))
+    for name, unit in [
+        ("temperature_K", "K"), ("diffusivity_cm2_s", "cm²/s"),
+        ("diffusivity_cm2_s_uncertainty", "cm²/s"), ("activation_energy_eV", "eV"),
+        ("activation_energy_eV_uncertainty", "eV"), ("D0_cm2_s", "cm²/s"),
+        ("D0_cm2_s_uncertainty", "cm²/s"), ("report_temperature_K", "K"),
+        ("diffusivity_at_report_cm2_s", "cm²/s"),
+        ("diffusivity_at_report_cm2_s_uncertainty", "cm²/s"),
+        ("diffusivity_at_report_cm2_s_ci95_low", "cm²/s"),
+        ("diffusivity_at_report_cm2_s_ci95_high", "cm²/s"),
+        ("conductivity_at_report_S_cm", "S/cm"), ("conductivity_at_report_S_cm_ci95_low", "S/cm"),
+        ("conductivity_at_report_S_cm_ci95_high", "S/cm"), ("n_hops", "1"),
+    ]:  # fmt: skip
+        assert read_quantity(path, name).units == unit, name
+    ea = read_quantity(path, "activation_energy_eV")
+    assert abs(ea.value - Ea) < 3 * ea.uncertainty
+    np.testing.assert_array_equal(read_quantity(path, "temperature_K").value, temps)
+    lo = read_quantity(path, "diffusivity_at_report_cm2_s_ci95_low").value
+    hi = read_quantity(path, "diffusivity_at_report_cm2_s_ci95_high").value
+    d = read_quantity(path, "diffusivity_at_report_cm2_s").value
+    assert lo < d < hi
+    sigma = read_quantity(path, "conductivity_at_report_S_cm").value
+    n = read_quantity(path, "number_density_per_cm3").value
+    assert sigma == pytest.approx(nernst_einstein_conductivity_S_cm(d, n, 300.0), rel=1e-12)
+    assert read_provenance(path)["stage"] == "diffusion"
+    text = format_arrhenius_summary(path)
+    assert "Ea = " in text and "95 % interval" in text and "hops" in text
+
+
+def test_non_diffusive_temperature_is_left_out_and_too_few_left_is_an_error():
+    base = {"directions": "xyz", "dimensionality": 3, "mobile_species": "Li",
+            "number_density_per_cm3": 1e22}  # fmt: skip
+    rows = [
+        {**base, "temperature_K": T, "diffusivity_cm2_s": d, "diffusivity_cm2_s_uncertainty": s,
+         "n_hops": 50}
+        for T, d, s in [(600.0, np.nan, np.nan), (800.0, 1e-6, 1e-7), (1000.0, 4e-6, 3e-7)]
+    ]  # fmt: skip
+    with pytest.raises(DiffusionInputError, match=r"got 2 with a diffusive regime"):
+        with pytest.warns(DiffusionWarning, match="left out"):
+            arrhenius_from_summaries(rows, ArrheniusSettings(min_temperatures=3))
+    with pytest.warns(DiffusionWarning, match="left out"):
+        res = arrhenius_from_summaries(rows, ArrheniusSettings(min_temperatures=2))
+    assert res.included.tolist() == [False, True, True]

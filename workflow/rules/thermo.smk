@@ -1,0 +1,196 @@
+# Thermo: Li/vacancy orderings relaxed with DP, hull, cluster expansion, Monte Carlo μ(x, T) and
+# the integrable network f(x, T) (ionscale.thermo). The host is the reference stage's structure.
+from pathlib import Path as _ThermoPath
+
+THERMO = f"{RESULTS}/thermo"
+THERMO_TEMPERATURES = [int(t) for t in config["thermo"]["temperatures_K"]]
+THERMO_MODELS = expand(
+    f"{RESULTS}/potential/model_{{i}}.pth", i=range(config["potential"]["n_models"])
+)
+THERMO_HOST_KEYS = [
+    "reference.structure.file",
+    "reference.structure.prototype",
+    "reference.mobile_species",
+]
+_THERMO_PROJECT = _ThermoPath(
+    workflow.current_basedir.get_path_or_uri(secret_free=True)
+).parents[1]
+
+
+# the host structure file as a rerun trigger: working directory first, then the project
+_THERMO_FILE = config["reference"]["structure"]["file"]
+THERMO_STRUCTURE = (
+    [
+        str(
+            _ThermoPath(_THERMO_FILE)
+            if _ThermoPath(_THERMO_FILE).is_absolute()
+            or _ThermoPath(_THERMO_FILE).exists()
+            else _THERMO_PROJECT / _THERMO_FILE
+        )
+    ]
+    if _THERMO_FILE
+    else []
+)
+
+
+rule thermo_orderings:
+    input:
+        models=THERMO_MODELS,
+        structure=THERMO_STRUCTURE,
+    output:
+        h5=f"{THERMO}/orderings.h5",
+        lattice=f"{THERMO}/orderings_lattice.extxyz",
+        relaxed=f"{THERMO}/orderings_relaxed.extxyz",
+        plot=report(
+            f"{THERMO}/formation_energies.png",
+            caption="../report/thermo_formation_energies.rst",
+            category="Thermo",
+        ),
+    log:
+        f"{RESULTS}/logs/thermo_orderings.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/thermo_orderings.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        config=stage_config(*THERMO_HOST_KEYS, "thermo.orderings", "thermo.relax"),
+    script:
+        "../../scripts/thermo_orderings.py"
+
+
+rule thermo_dft_check:
+    input:
+        orderings=f"{THERMO}/orderings.h5",
+        relaxed=f"{THERMO}/orderings_relaxed.extxyz",
+    output:
+        json=f"{THERMO}/dft_check.json",
+        plot=report(
+            f"{THERMO}/dft_check.png",
+            caption="../report/thermo_dft_check.rst",
+            category="Thermo",
+        ),
+    log:
+        f"{RESULTS}/logs/thermo_dft_check.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/thermo_dft_check.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        config=stage_config(
+            *THERMO_HOST_KEYS, "reference.calculator", "thermo.dft_check"
+        ),
+        workdir=f"{THERMO}/dft_work",
+    script:
+        "../../scripts/thermo_dft_check.py"
+
+
+rule thermo_cluster_expansion:
+    input:
+        orderings=f"{THERMO}/orderings.h5",
+        lattice=f"{THERMO}/orderings_lattice.extxyz",
+    output:
+        ce=f"{THERMO}/cluster_expansion.ce",
+        json=f"{THERMO}/cluster_expansion.json",
+    log:
+        f"{RESULTS}/logs/thermo_cluster_expansion.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=stage_config("seed", *THERMO_HOST_KEYS, "thermo.cluster_expansion"),
+    script:
+        "../../scripts/thermo_cluster_expansion.py"
+
+
+rule thermo_monte_carlo:
+    input:
+        ce=f"{THERMO}/cluster_expansion.ce",
+    output:
+        h5=f"{THERMO}/mc/T{{T}}K.h5",
+    log:
+        f"{RESULTS}/logs/thermo_monte_carlo_T{{T}}K.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/thermo_monte_carlo_T{{T}}K.tsv"
+    wildcard_constraints:
+        T=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        config=stage_config("seed", *THERMO_HOST_KEYS, "thermo.monte_carlo"),
+    script:
+        "../../scripts/thermo_monte_carlo.py"
+
+
+rule thermo_free_energy:
+    input:
+        mc=expand(f"{THERMO}/mc/T{{T}}K.h5", T=THERMO_TEMPERATURES),
+        ce_json=f"{THERMO}/cluster_expansion.json",
+        orderings=f"{THERMO}/orderings.h5",
+    output:
+        h5=f"{THERMO}/free_energy.h5",
+        mu_plot=report(
+            f"{THERMO}/chemical_potential.png",
+            caption="../report/thermo_chemical_potential.rst",
+            category="Thermo",
+        ),
+        f_plot=report(
+            f"{THERMO}/free_energy.png",
+            caption="../report/thermo_free_energy.rst",
+            category="Thermo",
+        ),
+        ocv_plot=report(
+            f"{THERMO}/ocv.png",
+            caption="../report/thermo_ocv.rst",
+            category="Thermo",
+        ),
+    log:
+        f"{RESULTS}/logs/thermo_free_energy.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/thermo_free_energy.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=stage_config(
+            "seed",
+            "thermo.temperatures_K",
+            "thermo.network",
+            "thermo.grid",
+            "thermo.measured_plateaus_V",
+        ),
+    script:
+        "../../scripts/thermo_free_energy.py"
+
+
+FINAL["thermo"] = [
+    f"{THERMO}/orderings.h5",
+    f"{THERMO}/formation_energies.png",
+    f"{THERMO}/cluster_expansion.json",
+    f"{THERMO}/free_energy.h5",
+    f"{THERMO}/chemical_potential.png",
+    f"{THERMO}/free_energy.png",
+    f"{THERMO}/ocv.png",
+    *(
+        [f"{THERMO}/dft_check.json", f"{THERMO}/dft_check.png"]
+        if config["thermo"]["dft_check"]["enabled"]
+        else []
+    ),
+]
