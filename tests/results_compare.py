@@ -24,6 +24,7 @@ def result_files(root: Path) -> list[Path]:
             p.is_file()
             and not SKIP_DIRS & set(rel.parts)
             and p.suffix in {".h5", ".json", ".extxyz"}
+            and not any(part.endswith(".bp") for part in rel.parts)  # ADIOS2's own files
         ):
             out.append(rel)
     return out

@@ -57,6 +57,8 @@ def _result_files(results: Path) -> list[Path]:
         if p.is_file()
         and p.suffix in {".h5", ".json"}
         and not skip & set(p.relative_to(results).parts)
+        # ADIOS2's own files inside a VTX .bp directory are the engine's format, not results
+        and not any(part.endswith(".bp") for part in p.relative_to(results).parts)
     ]
 
 
