@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 
 SKIP_DIRS = {"logs", "benchmarks", "work"}
-TIMING_KEYS = ("seconds", "wall", "time_s", "created_utc", "provenance", "detail", "speed")
+TIMING_KEYS = (
+    "seconds", "wall", "time_s", "created_utc", "provenance", "detail", "speed", "per_hour",
+)  # fmt: skip
 
 
 def result_files(root: Path) -> list[Path]:
