@@ -4,7 +4,7 @@ The host is given as the fully lithiated structure (x = 1): every site of the mo
 one site of the sublattice, every other atom belongs to the host framework and never changes.
 Orderings are the derivative superstructures of that lattice (Hart & Forcade, Phys. Rev. B 77,
 224115 (2008); Phys. Rev. B 80, 014120 (2009)), enumerated by icet (Ångqvist et al., Adv. Theory
-Simul. 2, 1900015 (2019)); vacancies are the placeholder species ``"X"`` as in icet.
+Simul. 2, 1900015 (2019)); vacancies are the pseudo-species ``"X"`` as in icet.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def enumerate_orderings(host: HostLattice, max_size: int, max_structures: int = 
 
 
 def strip_vacancies(atoms: Atoms) -> Atoms:
-    """A copy without the vacancy placeholders (what the potential sees)."""
+    """A copy without the vacancy pseudo-atoms (what the potential sees)."""
     keep = [i for i, s in enumerate(atoms.get_chemical_symbols()) if s != VACANCY]
     out = atoms[keep]
     out.info = dict(atoms.info)
