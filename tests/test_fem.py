@@ -350,6 +350,27 @@ def test_lithium_balance_and_result_files(tmp_path, handoff_file, direction):
 
 
 @pytest.mark.engine
+def test_fast_diffusion_takes_long_steps_without_newton_failures():
+    """A particle whose diffusion time is far below the fill time (uniform filling).
+
+    Steps then span thousands of diffusion times; Newton must still reach its tolerance there
+    (no rejected-step cascade), and x stays uniform: the mean follows the charge passed.
+    """
+    from ionscale.fem.solver import simulate
+
+    material = _constant_d_material(diffusivity_m2_s=1e-9)  # t_d = R²/D = 25 ms at 5 µm
+    case = _case(c_rate=0.2, cutoff_voltage_V=None, initial_li_fraction=0.02, final_li_fraction=0.9)
+    res = simulate(material, case, COARSE)
+    assert res.scales.diffusion_time_s < 1e-4 * res.history["time_s"][-1]
+    assert res.stop_reason == "full_capacity"
+    assert res.n_rejected <= 0.2 * res.n_steps, (res.n_steps, res.n_rejected)
+    h = res.history
+    assert np.max(np.abs(h["surface_li_fraction"] - h["centre_li_fraction"])) < 1e-3
+    passed = 0.02 + h["time_s"] / 3600 * 0.2  # x after t at 0.2 C (1 C fills x 0→1 in 1 h)
+    assert np.max(np.abs(h["mean_li_fraction"] - passed)) < 1e-6
+
+
+@pytest.mark.engine
 def test_capacity_falls_with_c_rate_and_slow_rate_follows_ocv(params):
     from ionscale.fem.run import check_inputs
     from ionscale.fem.solver import simulate
