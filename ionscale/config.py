@@ -144,20 +144,20 @@ def subset(config: Mapping[str, Any], *keys: str) -> dict[str, Any]:
             if not isinstance(node, Mapping) or part not in node:
                 raise ConfigError(f"config has no key '{key}'")
             node = node[part]
-        out[key] = _sorted_keys(node)
+        out[key] = sorted_keys(node)
     return dict(sorted(out.items()))
 
 
-def _sorted_keys(node: Any) -> Any:
+def sorted_keys(node: Any) -> Any:
     """A deep copy with every mapping's keys in sorted order.
 
     Snakemake compares rule params by their text, so the same values in another key order (a
     config file written by another tool) would otherwise rerun the rule.
     """
     if isinstance(node, Mapping):
-        return {k: _sorted_keys(node[k]) for k in sorted(node)}
+        return {k: sorted_keys(node[k]) for k in sorted(node)}
     if isinstance(node, list):
-        return [_sorted_keys(v) for v in node]
+        return [sorted_keys(v) for v in node]
     return copy.deepcopy(node)
 
 

@@ -133,3 +133,19 @@ def test_subset_is_independent_of_key_order():
     a = subset({"s": {"b": 1, "a": {"d": [{"y": 1, "x": 2}], "c": 3}}}, "s")
     b = subset({"s": {"a": {"c": 3, "d": [{"x": 2, "y": 1}]}, "b": 1}}, "s")
     assert repr(a) == repr(b)
+
+
+def test_case_params_are_independent_of_key_order():
+    """A sweep case's params (solver settings + base case) do not depend on the YAML key order."""
+    from ionscale.surrogate.study import case_config
+
+    def cfg(case: dict) -> dict:
+        return {
+            "seed": 1,
+            "fem": {"solver": {"mesh_cells": 8, "mesh_grading": 1.0}, "cases": [case]},
+            "surrogate": {"bo": {"base_case": "", "solver": "fem"}, "fem": {"base_case": "a"}},
+        }
+
+    a = case_config(cfg({"name": "a", "c_rate": 1.0, "radius_um": 5.0}), "fem")
+    b = case_config(cfg({"radius_um": 5.0, "c_rate": 1.0, "name": "a"}), "fem")
+    assert repr(a) == repr(b)

@@ -649,6 +649,7 @@ def section(subset: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 def case_config(cfg: Mapping[str, Any], group: str) -> dict[str, Any]:
     """Config subset of a case job of design group ``group``: the seed, the stage's solver
     settings and its base case entry (other cases of the stage do not rerun the sweep)."""
+    from ionscale.config import sorted_keys
     from ionscale.surrogate.solvers import base_case_entry
 
     s = cfg["surrogate"]
@@ -656,7 +657,9 @@ def case_config(cfg: Mapping[str, Any], group: str) -> dict[str, Any]:
     key = "surrogate.bo" if group.startswith("bo/") else f"surrogate.{solver}"
     base_name = s["bo"]["base_case"] if group.startswith("bo/") else s[solver]["base_case"]
     base = base_case_entry(cfg[solver], solver, base_name, f"{key}.base_case")
-    return {"seed": cfg["seed"], f"{solver}.solver": cfg[solver]["solver"], f"{solver}.case": base}
+    return sorted_keys(
+        {"seed": cfg["seed"], f"{solver}.solver": cfg[solver]["solver"], f"{solver}.case": base}
+    )
 
 
 def case_stage_config(subset: Mapping[str, Any], solver: str) -> dict[str, Any]:

@@ -3,7 +3,13 @@
 import copy
 from pathlib import Path
 
-from ionscale.config import ConfigError, load_schema, subset, validate_config
+from ionscale.config import (
+    ConfigError,
+    load_schema,
+    sorted_keys,
+    subset,
+    validate_config,
+)
 
 # A --configfile on the command line replaces config/config.yaml instead of being merged into
 # it: keys it leaves out take their schema defaults, not the demo's values.
