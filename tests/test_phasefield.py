@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq, curve_fit
 
+from ionscale.fem import analytic
 from ionscale.handoff import ContinuumParameters, read_parameters
 from ionscale.io import read_provenance
 from ionscale.phasefield import (
@@ -51,36 +52,14 @@ def regular_solution_kt(chi: float = CHI):
     return f, df, d2f
 
 
-def regular_solution_parameters(
-    omega_eV: float = CHI * KT,
-    temperatures_K=(280.0, 300.0, 320.0),
-    x=None,
-) -> ContinuumParameters:
+def regular_solution_parameters(temperatures_K=(280.0, 300.0, 320.0)) -> ContinuumParameters:
     """A handoff parameter set whose f(x, T) is the regular solution (the known answer)."""
-    x = np.linspace(1e-3, 1 - 1e-3, 2001) if x is None else np.asarray(x)
-    temps = np.asarray(temperatures_K, dtype=float)
-    kt = BOLTZMANN_eV_K * temps[:, None]
-    f = omega_eV * x * (1 - x) + kt * (x * np.log(x) + (1 - x) * np.log1p(-x))
-    mu = omega_eV * (1 - 2 * x) + kt * (np.log(x) - np.log1p(-x))
-    d2f = -2 * omega_eV + kt / (x * (1 - x))
-    ea, d0 = 0.4, 1e-9 * np.exp(0.4 / KT)  # D(300 K) = 1e-9 cm²/s
-    t_md = np.array([600.0, 800.0, 1000.0])
-    return ContinuumParameters(
-        x=x,
-        temperature_K=temps,
-        free_energy_eV_per_site=f,
-        chemical_potential_eV=mu,
-        d2f_dx2_eV_per_site=d2f,
-        D0_cm2_s=d0,
-        activation_energy_eV=ea,
-        transport_temperature_K=t_md,
-        diffusivity_cm2_s=d0 * np.exp(-ea / (BOLTZMANN_eV_K * t_md)),
-        c_max_mol_m3=30_555.0,
-        molar_volume_m3_mol=3.27e-5,
-        partial_molar_volume_Li_m3_mol=3.0e-6,
-        elastic_constants_GPa=np.diag([1060.0, 1060.0, 36.5, 4.5, 4.5, 440.0]),
-        youngs_modulus_GPa=32.0,
-        poisson_ratio=0.3,
+    return analytic.regular_solution_parameters(
+        chi=CHI,
+        e0_eV=0.0,
+        temperatures_K=temperatures_K,
+        diffusivity_300K_cm2_s=D_CM2_S,
+        n_x=2001,
     )
 
 

@@ -428,34 +428,11 @@ def test_min_sweep_size_and_scalar_outputs():
 # -- the phasefield solver through the study code and Snakemake ----------------------------------
 def handoff_file(path):
     """A regular-solution handoff file (Ω = 3 kT at 300 K; spinodal 0.211–0.789)."""
-    from ionscale.handoff import ContinuumParameters
+    from ionscale.fem.analytic import regular_solution_parameters
     from ionscale.provenance import Provenance
-    from ionscale.units import BOLTZMANN_eV_K
 
-    x = np.linspace(1e-3, 1 - 1e-3, 2001)
-    temps = np.array([280.0, 300.0, 320.0])
-    kt300 = BOLTZMANN_eV_K * 300.0
-    kt = BOLTZMANN_eV_K * temps[:, None]
-    omega = 3.0 * kt300
-    ea, d0 = 0.4, 1e-9 * np.exp(0.4 / kt300)
-    t_md = np.array([600.0, 800.0, 1000.0])
-    ContinuumParameters(
-        x=x,
-        temperature_K=temps,
-        free_energy_eV_per_site=omega * x * (1 - x) + kt * (x * np.log(x) + (1 - x) * np.log1p(-x)),
-        chemical_potential_eV=omega * (1 - 2 * x) + kt * (np.log(x) - np.log1p(-x)),
-        d2f_dx2_eV_per_site=-2 * omega + kt / (x * (1 - x)),
-        D0_cm2_s=d0,
-        activation_energy_eV=ea,
-        transport_temperature_K=t_md,
-        diffusivity_cm2_s=d0 * np.exp(-ea / (BOLTZMANN_eV_K * t_md)),
-        c_max_mol_m3=30_555.0,
-        molar_volume_m3_mol=3.27e-5,
-        partial_molar_volume_Li_m3_mol=3.0e-6,
-        elastic_constants_GPa=np.diag([1060.0, 1060.0, 36.5, 4.5, 4.5, 440.0]),
-        youngs_modulus_GPa=32.0,
-        poisson_ratio=0.3,
-    ).write(path, Provenance(stage="test"))
+    params = regular_solution_parameters(chi=3.0, e0_eV=0.0, diffusivity_300K_cm2_s=1e-9, n_x=2001)
+    params.write(path, Provenance(stage="test"))
     return path
 
 

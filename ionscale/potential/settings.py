@@ -302,13 +302,18 @@ class Dpa1Compressible(Dpa1):
         return {**super().build(s, sel, seed), "attn_layer": 0}
 
 
-class Dpa2(DescriptorSpec):
-    name = "dpa2"
-    summary = "DPA-2: repinit (rcut) + 3 repformer layers (inner_rcut); not compressible here"
+class _InnerRadiusSpec(DescriptorSpec):
+    """A descriptor with a second, inner cut-off (its own neighbour selection)."""
+
     compressible = False
 
     def radii(self, s: PotentialSettings) -> dict[str, tuple[float, bool]]:
         return {"rcut": (s.rcut_A, True), "inner": (min(s.inner_rcut_A, s.rcut_A), True)}
+
+
+class Dpa2(_InnerRadiusSpec):
+    name = "dpa2"
+    summary = "DPA-2: repinit (rcut) + 3 repformer layers (inner_rcut); not compressible here"
 
     def build(self, s: PotentialSettings, sel: dict[str, Any], seed: int) -> dict[str, Any]:
         inner = min(s.inner_rcut_A, s.rcut_A)
@@ -340,13 +345,9 @@ class Dpa2(DescriptorSpec):
         }
 
 
-class Dpa3(DescriptorSpec):
+class Dpa3(_InnerRadiusSpec):
     name = "dpa3"
     summary = "DPA-3: 3 repflow layers, edges to rcut and angles to inner_rcut; not compressible"
-    compressible = False
-
-    def radii(self, s: PotentialSettings) -> dict[str, tuple[float, bool]]:
-        return {"rcut": (s.rcut_A, True), "inner": (min(s.inner_rcut_A, s.rcut_A), True)}
 
     def build(self, s: PotentialSettings, sel: dict[str, Any], seed: int) -> dict[str, Any]:
         inner = min(s.inner_rcut_A, s.rcut_A)
