@@ -48,3 +48,13 @@ def run_snakemake(
             f"--- stdout\n{proc.stdout[-5000:]}\n--- stderr\n{proc.stderr[-5000:]}"
         )
     return proc
+
+
+@pytest.fixture(scope="session")
+def tiny_dp(request) -> list[Path]:
+    """A tiny real DeePMD ensemble on GPAW-labelled LiC6 frames (cached in .pytest_cache)."""
+    from _lixc6 import labelled_lixc6
+    from _thermo_dp import tiny_models
+
+    labelled = labelled_lixc6(request.config.cache.mkdir("ionscale_lixc6"))
+    return tiny_models(request.config.cache.mkdir("ionscale_thermo_dp"), labelled)

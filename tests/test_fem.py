@@ -96,15 +96,7 @@ def test_chebyshev_fit_refuses_a_kink():
 
 
 def test_scales_and_c_rate():
-    mat = ParticleMaterial(
-        ocv_V=lambda x: 0.5 - 0.3 * np.asarray(x),
-        thermodynamic_factor=np.ones_like,
-        diffusivity_m2_s=1e-14,
-        c_max_mol_m3=30000.0,
-        partial_molar_volume_m3_mol=3e-6,
-        youngs_modulus_GPa=30.0,
-        poisson_ratio=0.3,
-    )
+    mat = _constant_d_material()
     s = Scales.of(_case(c_rate=2.0, radius_um=5.0), mat)
     # 1 C: the flux that fills the sphere (volume/area = R/3) with c_max in one hour
     assert s.flux_mol_m2_s * 4 * math.pi * (5e-6) ** 2 * 1800 == pytest.approx(

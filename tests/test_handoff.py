@@ -252,15 +252,6 @@ def test_assembly_names_missing_dataset_and_wrong_units(tmp_path):
 
 
 # -- elasticity with a real (tiny) DeePMD model ------------------------------------------------
-@pytest.fixture(scope="session")
-def tiny_dp(request) -> list[Path]:
-    from _lixc6 import labelled_lixc6
-    from _thermo_dp import tiny_models
-
-    labelled = labelled_lixc6(request.config.cache.mkdir("ionscale_lixc6"))
-    return tiny_models(request.config.cache.mkdir("ionscale_thermo_dp"), labelled)
-
-
 @pytest.mark.engine
 @pytest.mark.slow
 def test_stress_strain_equals_energy_curvature(tiny_dp):

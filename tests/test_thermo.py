@@ -9,7 +9,6 @@ a tiny ensemble trained on GPAW frames (tests/_thermo_dp.py) and assert bookkeep
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -346,15 +345,6 @@ def test_enumeration_counts_and_end_members():
 
 
 # -- with a real (tiny) DeePMD ensemble ---------------------------------------------------------
-@pytest.fixture(scope="session")
-def tiny_dp(request) -> list[Path]:
-    from _lixc6 import labelled_lixc6
-    from _thermo_dp import tiny_models
-
-    labelled = labelled_lixc6(request.config.cache.mkdir("ionscale_lixc6"))
-    return tiny_models(request.config.cache.mkdir("ionscale_thermo_dp"), labelled)
-
-
 @pytest.mark.engine
 @pytest.mark.slow
 def test_orderings_with_deepmd_bookkeeping(tiny_dp, tmp_path):
