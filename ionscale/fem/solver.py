@@ -89,9 +89,9 @@ _PREFIX_COUNTER = itertools.count()
 log = logging.getLogger("ionscale.fem")
 
 #: Tolerances of the stop events (the run ends within these of the event).
-# A located event may sit up to this many tolerances early when Newton fails just past it
-LOCATE_FALLBACK_TOLERANCES = 10.0
 EVENT_TOLERANCES = {"cutoff_voltage": 1e-5, "full_capacity": 1e-7, "surface_at_x_range_end": 1e-7}
+#: A located event may sit up to this many tolerances early when Newton fails just past it.
+LOCATE_FALLBACK_TOLERANCES = 10.0
 
 
 def newton_options(settings: SolverSettings, n_dofs: int = 1) -> dict[str, Any]:
@@ -646,10 +646,9 @@ def simulate(
             t += dt
             obs = new
             record(t, obs, dt, its)
-            hit = [k for k, g in g_new.items() if g <= 1.0]
-            if located:  # by construction an event (possibly a few tolerances early)
-                stop_reason = min(g_new, key=lambda k: g_new[k])
-            elif hit:
+            # a located step ends on an event by construction (possibly a few tolerances early)
+            hit = list(g_new) if located else [k for k, g in g_new.items() if g <= 1.0]
+            if hit:
                 stop_reason = min(hit, key=lambda k: g_new[k])
             if writer is not None and (t >= next_frame or stop_reason):
                 write_frame(t * t_d)
