@@ -273,6 +273,21 @@ def test_vacancy_hop_crosses_the_c_c_bridge():
     assert d[0] == pytest.approx(np.hypot(4.305 / 6, 3.706 / 2), abs=1e-9)
 
 
+def test_contact_frames_push_the_hop_pair_together_and_leave_the_rest():
+    settings, result = _sample(sampling={"contact_distances_A": [2.2, 3.0, 5.0], "hop_images": 0})
+    contacts = [a for a in result.frames if a.info["config_type"] == "contact"]
+    # 2x1x1 holds two Li sites (the 1x1x1 cell one): 2.2 and 3.0 Å; 5.0 Å is above 4.3 Å
+    assert [a.info["frame_id"] for a in contacts] == ["2x1x1-contact-d2.20", "2x1x1-contact-d3.00"]
+    assert any("5.0 Å is not below" in n for n in result.notes)
+    full = structures.make_supercell(structures.lic6_aa(), (2, 1, 1))
+    for frame, d in zip(contacts, (2.2, 3.0), strict=True):
+        li = [i for i, s in enumerate(frame.get_chemical_symbols()) if s == "Li"]
+        assert frame.get_distance(*li, mic=True) == pytest.approx(d, abs=1e-9)
+        moved = np.linalg.norm(frame.positions - full.positions, axis=1) > 1e-12
+        assert moved.sum() == 1 and frame.info["li_fraction"] == 1.0
+    assert len(result.frames) <= sampling.planned_frame_count(settings, sites_in_structure=1)
+
+
 def test_near_duplicates_are_invariant_to_translation_and_permutation():
     base = sampling.rattled(structures.lic6_aa(), 0.05, np.random.default_rng(0))
     base.info = {"frame_id": "a"}

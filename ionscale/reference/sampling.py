@@ -16,6 +16,11 @@ From the fully occupied host structure (LiC6) and each configured supercell:
   the shortest) the most open one (largest clearance to host atoms) is taken — for LiC6 the
   in-plane hop over the C–C bridge. These frames sample the migration barrier that sets the
   diffusivity.
+- **Close contacts** (``"contact"``, optional): in the fully occupied supercell the same pair of
+  mobile ions is pushed together, one ion moved straight towards the other until they are
+  ``contact_distances_A`` apart. Equilibrium frames never bring two Li closer
+  than the lattice does (4.3 Å in-plane and 3.7 Å across a graphene sheet in LiC6), so without
+  these frames a potential is free to invent a Li–Li well at short range, and hot MD finds it.
 - **MD** (``"md"``, optional): Langevin MD (Schneider and Stoll, Phys. Rev. B 17, 1302 (1978);
   ASE's integrator) with a cheap potential — GPAW in LCAO mode with a small basis — from the
   first ordering of each composition; snapshots are relabelled at the reference settings.
@@ -141,6 +146,7 @@ class SamplingSettings:
     max_strain: float = 0.03
     strain_rattle_stdev_A: float = 0.02
     hop_images: int = 3
+    contact_distances_A: tuple[float, ...] = ()
     duplicate_tolerance_A: float = 0.01
     min_distance_A: float = 0.9
     md: MDSettings = field(default_factory=MDSettings)
@@ -171,6 +177,7 @@ class SamplingSettings:
             li_metal=extra(reference["li_metal"]),
             host=extra(reference["host"]),
             min_distance_A=float(reference["checks"]["min_pair_distance_A"]),
+            contact_distances_A=tuple(float(d) for d in s.pop("contact_distances_A", ())),
             **s,
         )  # fmt: skip
 
@@ -219,7 +226,7 @@ def planned_frame_count(settings: SamplingSettings, sites_in_structure: int | No
         if sites_in_structure is None:
             n_comp = settings.n_compositions
             n_orderings = n_comp * settings.orderings_per_composition
-            hops = settings.hop_images
+            hops = settings.hop_images + len(settings.contact_distances_A)
         else:
             n_sites = sites_in_structure * int(np.prod(reps))
             counts = composition_counts(n_sites, settings.x_range, settings.n_compositions)
@@ -227,7 +234,7 @@ def planned_frame_count(settings: SamplingSettings, sites_in_structure: int | No
             n_orderings = sum(
                 min(math.comb(n_sites, k), settings.orderings_per_composition) for k in counts
             )
-            hops = settings.hop_images if n_sites >= 2 else 0
+            hops = settings.hop_images + len(settings.contact_distances_A) if n_sites >= 2 else 0
         total += n_orderings * per_ordering + n_comp * md + hops
     for ref in (settings.li_metal, settings.host):
         if ref.enabled:
@@ -568,6 +575,23 @@ def sample_frames(
                     frame.positions[a] = cell.positions[a] + t * vec
                     del frame[[b]]
                     collect.add(frame, "vacancy", f"{label}-hop-t{t:.3f}", supercell=label)
+        if settings.contact_distances_A:
+            pair = hop_path(cell, sites)
+            if pair is None:
+                notes.append(f"supercell {label}: one {mobile} site, no close-contact frames")
+            else:
+                a, b, vec = pair
+                dist = float(np.linalg.norm(vec))
+                for d in settings.contact_distances_A:
+                    if d >= dist:
+                        notes.append(
+                            f"supercell {label}: contact distance {d} Å is not below the "
+                            f"closest {mobile}–{mobile} distance {dist:.2f} Å; skipped"
+                        )
+                        continue
+                    frame = cell.copy()
+                    frame.positions[a] += (1.0 - d / dist) * vec
+                    collect.add(frame, "contact", f"{label}-contact-d{d:.2f}", supercell=label)
 
     for name, ref, atoms in (
         ("li_metal", settings.li_metal, li_metal),
