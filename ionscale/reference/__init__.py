@@ -6,8 +6,8 @@ The stage turns one host structure (default: graphite, Li_xC6) into labelled DFT
   supercells, find the mobile-ion (Li) sublattice, reject bad input before any DFT runs.
 - :mod:`~ionscale.reference.sampling`: seeded, reproducible candidate frames (Li/vacancy
   orderings across the Li content range, rattled and strained copies, vacancy-hop images,
-  close Li–Li contacts, optional short MD with a cheap potential, bcc Li metal and empty-host references), with
-  near-duplicates removed.
+  close Li–Li contacts, optional short MD with a cheap potential, bcc Li metal and empty-host
+  references), with near-duplicates removed.
 - :mod:`~ionscale.reference.calculators`: a registry of named ASE calculators (GPAW embedded;
   VASP, Quantum ESPRESSO, CP2K for clusters) built from one set of physical settings, with D3
   dispersion added through ``dftd3`` and ASE's ``SumCalculator``.
