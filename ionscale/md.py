@@ -23,10 +23,15 @@ Protocol
 
 Blow-up detection (between strides, in both phases)
     lost atoms (a LAMMPS error), temperature above ``max_temperature_factor`` × T or not finite,
-    non-finite energy, and any two atoms closer than ``min_distance_A`` (LAMMPS coord/atom with
-    that cutoff). Each raises :class:`MDBlowUpError` naming T and the step. The trajectory
-    written so far is kept as ``FAILED_partial_trajectory.h5`` beside the missing result, so it
-    cannot be mistaken for a finished file.
+    non-finite energy, any two atoms closer than ``min_distance_A`` (LAMMPS coord/atom with
+    that cutoff), and a potential energy more than ``max_energy_drop_eV_atom`` per atom below
+    that of the starting structure. A thermalised crystal sits above its lattice energy (by
+    about 3/2 N k_B T), so falling far below it means the potential has found an unphysical
+    low-energy state (a hole where it has no data) even when no pair of atoms is yet too close
+    and the thermostat keeps the temperature in bounds. Each raises :class:`MDBlowUpError`
+    naming T and the step. The trajectory written so far is kept as
+    ``FAILED_partial_trajectory.h5`` beside the missing result, so it cannot be mistaken for a
+    finished file.
 
 Trust levels
     The share of production frames whose max force deviation exceeds ``trust_hi_eV_A`` is
@@ -122,6 +127,8 @@ class MDSettings:
         Two atoms closer than this (Å) are a blow-up.
     max_temperature_factor:
         A temperature above this multiple of T is a blow-up.
+    max_energy_drop_eV_atom:
+        A potential energy this far (eV/atom) below the starting structure's is a blow-up.
     zbl_enabled, zbl_inner_A, zbl_outer_A:
         Overlay the ZBL universal screened-nuclear repulsion (Ziegler, Biersack, Littmark, The
         Stopping and Range of Ions in Solids (1985)) on the DeePMD forces, switched smoothly to
@@ -150,6 +157,7 @@ class MDSettings:
     max_extrapolating_share: float = 0.05
     min_distance_A: float = 0.9
     max_temperature_factor: float = 3.0
+    max_energy_drop_eV_atom: float = 0.1
     zbl_enabled: bool = False
     zbl_inner_A: float = 0.6
     zbl_outer_A: float = 1.0
@@ -169,6 +177,7 @@ class MDSettings:
             "md.trust_hi_eV_A": 0 < self.trust_lo_eV_A <= self.trust_hi_eV_A,
             "md.min_distance_A": self.min_distance_A > 0,
             "md.max_temperature_factor": self.max_temperature_factor > 1,
+            "md.max_energy_drop_eV_atom": self.max_energy_drop_eV_atom > 0,
             "md.zbl_repulsion": 0 < self.zbl_inner_A < self.zbl_outer_A,
         }
         bad = [k for k, ok in checks.items() if not ok]
@@ -349,6 +358,7 @@ class _Run:
         self._ids_c = (ctypes.c_int * len(mobile_ids))(*[int(i) for i in mobile_ids])
         self.first_run = True
         self.lammps_seconds = 0.0  # wall time inside LAMMPS `run` commands
+        self.start_energy_eV: float | None = None  # potential energy of the starting structure
 
     def step(self) -> int:
         return int(self.lmp.extract_global("ntimestep"))
@@ -393,6 +403,15 @@ class _Run:
             raise MDBlowUpError(
                 f"{where}: temperature runaway, {t:.0f} K > md.max_temperature_factor = "
                 f"{s.max_temperature_factor:g} × {s.temperature_K:g} K"
+            )
+        e0 = self.start_energy_eV
+        drop = (e0 - thermo["potential_energy_eV"]) / self.n_atoms if e0 is not None else 0.0
+        if drop > s.max_energy_drop_eV_atom:
+            raise MDBlowUpError(
+                f"{where}: potential energy {thermo['potential_energy_eV']:.2f} eV is "
+                f"{drop:.3f} eV/atom below the starting structure's {e0:.2f} eV "
+                f"(md.max_energy_drop_eV_atom = {s.max_energy_drop_eV_atom:g}): the potential "
+                "has found an unphysical low-energy state; add such frames to the reference data"
             )
         close = lmp.extract_compute("ionscale_close_max", 0, 0)
         if close is not None and close > 0:
@@ -619,11 +638,15 @@ def _simulate(
         add_dataset(h5, "mobile_atom_ids", run.mobile_ids, "1", "LAMMPS atom ids (1-based)")
     try:
         _lammps_setup(lmp, data_file, species, models, s, devi_file)
+        lmp.command("run 0")
     except Exception as exc:
         raise MDRunError(
             f"MD at T = {s.temperature_K:g} K: LAMMPS setup failed (do the models' type maps "
             f"hold every element of the cell, {species}?): {str(exc).strip()}"
         ) from None
+    run.start_energy_eV = float(lmp.get_thermo("pe"))
+    if h5 is not None:
+        h5.attrs["start_potential_energy_eV"] = run.start_energy_eV
 
     # ---- equilibration
     eq_group = h5.create_group("equilibration") if h5 is not None else None

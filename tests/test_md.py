@@ -123,6 +123,22 @@ def test_absurd_timestep_is_caught_as_blowup(li_models, li_cell, tmp_path):
     assert not list(out.parent.glob("*.partial*"))
 
 
+@pytest.mark.engine
+def test_energy_far_below_the_start_is_caught_as_blowup(li_models, li_cell, tmp_path):
+    """A rattled start relaxes downhill: its energy falls below the starting structure's, so a
+    threshold smaller than that fall must stop the run (the guard against potential holes)."""
+    start = li_cell.copy()
+    start.positions += np.random.default_rng(0).normal(0.0, 0.3, start.positions.shape)
+    out = tmp_path / "md" / "T10K" / "trajectory.h5"
+    s = _settings(temperature_K=10.0, equilibration_ensemble="nvt", equilibration_steps=400,
+                  max_energy_drop_eV_atom=1e-3, max_temperature_factor=100.0)  # fmt: skip
+    with pytest.raises(MDBlowUpError, match=r"eV/atom below the starting structure's") as err:
+        run_md(start, li_models, s, out, Provenance("md", {}, []))
+    with h5py.File(out.parent / FAILED_TRAJECTORY_NAME, "r") as h5:
+        e0 = float(h5.attrs["start_potential_energy_eV"])
+    assert f"{e0:.2f} eV" in str(err.value)
+
+
 def _energy_eV(atoms, models, settings, workdir):
     """Potential energy of one configuration with the md stage's pair commands (LAMMPS run 0)."""
     from ase.io import write
