@@ -18,9 +18,9 @@ From the fully occupied host structure (LiC6) and each configured supercell:
   diffusivity.
 - **Close contacts** (``"contact"``, optional): in the fully occupied supercell the same pair of
   mobile ions is pushed together, one ion moved straight towards the other until they are
-  ``contact_distances_A`` apart. Equilibrium frames never bring two Li closer
-  than the lattice does (4.3 Å in-plane and 3.7 Å across a graphene sheet in LiC6), so without
-  these frames a potential is free to invent a Li–Li well at short range, and hot MD finds it.
+  ``contact_distances_A`` apart. Equilibrium frames never bring two Li closer than the lattice
+  does (4.3 Å in-plane and 3.7 Å across a graphene sheet in LiC6), so without these frames a
+  potential is free to invent a Li–Li well at short range, and hot MD finds it.
 - **MD** (``"md"``, optional): Langevin MD (Schneider and Stoll, Phys. Rev. B 17, 1302 (1978);
   ASE's integrator) with a cheap potential — GPAW in LCAO mode with a small basis — from the
   first ordering of each composition; snapshots are relabelled at the reference settings.
@@ -563,12 +563,14 @@ def sample_frames(
                 )
                 for n, snap in enumerate(snaps):
                     collect.add(snap, "md", f"{stem}{n}", supercell=label)
+        # the most open near-neighbour pair: the vacancy hop and the close contacts share it
+        wanted = settings.hop_images > 0 or bool(settings.contact_distances_A)
+        pair = hop_path(cell, sites) if wanted else None
         if settings.hop_images > 0:
-            hop = hop_path(cell, sites)
-            if hop is None:
+            if pair is None:
                 notes.append(f"supercell {label}: one {mobile} site, no vacancy hop possible")
             else:
-                a, b, vec = hop
+                a, b, vec = pair
                 for n in range(1, settings.hop_images + 1):
                     t = n / (settings.hop_images + 1)
                     frame = cell.copy()
@@ -576,7 +578,6 @@ def sample_frames(
                     del frame[[b]]
                     collect.add(frame, "vacancy", f"{label}-hop-t{t:.3f}", supercell=label)
         if settings.contact_distances_A:
-            pair = hop_path(cell, sites)
             if pair is None:
                 notes.append(f"supercell {label}: one {mobile} site, no close-contact frames")
             else:
@@ -586,7 +587,7 @@ def sample_frames(
                     if d >= dist:
                         notes.append(
                             f"supercell {label}: contact distance {d} Å is not below the "
-                            f"closest {mobile}–{mobile} distance {dist:.2f} Å; skipped"
+                            f"hop pair's {mobile}–{mobile} distance {dist:.2f} Å; skipped"
                         )
                         continue
                     frame = cell.copy()
