@@ -1,4 +1,8 @@
-"""Snakemake entry point of rule potential_prepare (science in ionscale.potential.data)."""
+"""Snakemake entry point of rule potential_prepare (science in ionscale.potential.data).
+
+Input ``active`` (rounds after the first of active learning): the labelled frames of the earlier
+rounds, added to the reference data (ionscale.active).
+"""
 
 import sys
 from dataclasses import asdict
@@ -14,8 +18,18 @@ from ionscale.provenance import Provenance
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 settings = PotentialSettings.from_params(smk.params.config)
-stat, report = prepare_data(smk.input.labelled, smk.input.split, settings, smk.output.data)
-log.info("inputs: %s", report)
+active = list(getattr(smk.input, "active", []))
+stat, report = prepare_data(
+    smk.input.labelled,
+    smk.input.split,
+    settings,
+    smk.output.data,
+    active=active,
+    active_validation_fraction=float(
+        smk.params.config.get("active_learning.validation_fraction", 0.2)
+    ),
+)
+log.info("inputs: %s (active-learning files %s)", report, active)
 log.info("neighbour statistics: %s", stat)
 write_json(
     smk.output.neighbor_stat,

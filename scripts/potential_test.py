@@ -7,9 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
-from ionscale.fingerprint import read_labelled_frames
 from ionscale.potential import PotentialSettings, apply_gates, evaluate_ensemble, read_lcurve
-from ionscale.potential.data import load_split
+from ionscale.potential.data import combined_frames_and_split
 from ionscale.potential.evaluate import (
     compression_error,
     plot_lcurves,
@@ -21,8 +20,14 @@ from ionscale.provenance import Provenance
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 settings = PotentialSettings.from_params(smk.params.config)
-frames = read_labelled_frames(smk.input.labelled)
-split = load_split(smk.input.split)
+# reference frames + the labelled frames of earlier active-learning rounds (their validation
+# share included), as potential_prepare combined them
+frames, split = combined_frames_and_split(
+    smk.input.labelled,
+    smk.input.split,
+    list(getattr(smk.input, "active", [])),
+    float(smk.params.config.get("active_learning.validation_fraction", 0.2)),
+)
 models = list(smk.input.models)
 tests = evaluate_ensemble(
     models, frames, {"validation": split["validation"], "train": split["train"]}

@@ -237,15 +237,24 @@ def compute_neighbor_stat(
 
 
 def prepare_data(
-    labelled: str | Path, split_path: str | Path, settings: PotentialSettings, out_dir: str | Path
+    labelled: str | Path,
+    split_path: str | Path,
+    settings: PotentialSettings,
+    out_dir: str | Path,
+    active: Sequence[str | Path] = (),
+    active_validation_fraction: float = 0.2,
 ) -> tuple[NeighborStat, InputReport]:
     """Check the inputs, write ``out_dir/{train,validation}`` npy systems, count neighbours.
 
+    ``active`` are the labelled frames of earlier active-learning rounds
+    (``active/round{r}/labelled.extxyz``); they join the reference frames, every k-th of them in
+    validation (:func:`ionscale.active.validation_indices`), the rest in training.
     Neighbour counts use training and validation data together (``sel`` must hold for every
     environment the model will be evaluated on).
     """
-    frames = read_labelled_frames(labelled)
-    split = load_split(split_path)
+    frames, split = combined_frames_and_split(
+        labelled, split_path, active, active_validation_fraction
+    )
     report = check_training_inputs(frames, split, settings)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -254,6 +263,29 @@ def prepare_data(
     write_deepmd_npy(frames, split["validation"], type_map, out_dir / "validation")
     stat = compute_neighbor_stat(out_dir, type_map, settings, out_dir / "neighbor_stat.log")
     return stat, report
+
+
+def combined_frames_and_split(
+    labelled: str | Path,
+    split_path: str | Path,
+    active: Sequence[str | Path] = (),
+    active_validation_fraction: float = 0.2,
+) -> tuple[list[Atoms], dict[str, Any]]:
+    """Reference frames + active-learning frames, with the split extended to the latter."""
+    from ionscale.active import validation_indices
+    from ionscale.reference.stage import read_frames
+
+    frames = list(read_labelled_frames(labelled))
+    split = load_split(split_path)
+    train, val = [int(i) for i in split["train"]], [int(i) for i in split["validation"]]
+    for path in active:
+        extra = read_frames(path)
+        offset = len(frames)
+        v = set(validation_indices(len(extra), active_validation_fraction))
+        val += [offset + i for i in range(len(extra)) if i in v]
+        train += [offset + i for i in range(len(extra)) if i not in v]
+        frames.extend(extra)
+    return frames, {**split, "train": train, "validation": val}
 
 
 def systems_under(directory: str | Path) -> list[Path]:

@@ -105,6 +105,7 @@ class TrainSummary:
     compressed: bool
     final_lcurve: dict[str, float]
     input: dict[str, Any]
+    init_model: str | None = None
 
 
 _AVG_TIME = re.compile(r"average training time:\s*([-+\d.eE]+)\s*s/batch")
@@ -129,8 +130,12 @@ def train_member(
     settings: PotentialSettings,
     master_seed: int,
     workdir: str | Path,
+    init_model: str | Path | None = None,
 ) -> tuple[Path, Path, Path, TrainSummary]:
     """Train, freeze and (if supported) compress member ``member`` in ``workdir``.
+
+    ``init_model``: a frozen model (.pth) of the same architecture whose weights start the
+    training (``dp train --init-frz-model``; an active-learning round starts from the last).
 
     ``workdir`` is emptied first. Returns the frozen model, the compressed model (the frozen one
     again when the descriptor or the settings do not compress), the lcurve file and a summary.
@@ -149,7 +154,8 @@ def train_member(
     dp_log = workdir / "dp.log"
 
     start = time.perf_counter()
-    out = run_dp(["train", "input.json"], cwd=workdir, log_path=dp_log)
+    init = ["--init-frz-model", str(Path(init_model).resolve())] if init_model else []
+    out = run_dp(["train", "input.json", *init], cwd=workdir, log_path=dp_log)
     wall = time.perf_counter() - start
     match = _AVG_TIME.findall(out)
     # DeePMD-kit's own average excludes start-up batches; without it, wall time per step
@@ -186,6 +192,7 @@ def train_member(
         seconds_per_step=sec_per_step,
         compressed=do_compress,
         final_lcurve=final,
+        init_model=str(init_model) if init_model else None,
         input=inp,
     )
     log.info(

