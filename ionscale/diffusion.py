@@ -32,8 +32,11 @@ Diffusive regime (the stated rule, recorded in every msd.h5)
     The window ends at ``max_fit_fraction`` of the trajectory length (longer lags have too few
     independent time origins). It starts at the earliest lag t_s ≥ ``ballistic_time_ps`` for which
     the least-squares slope of log MSD against log t over [t_s, t_end] is within
-    1 ± ``slope_tolerance`` (slope 2: ballistic; ≈ 0: vibration in a cage; 1: diffusion). No such
-    lag means no diffusive regime in that direction: D is not reported (NaN, flagged).
+    1 ± ``slope_tolerance`` (slope 2: ballistic; ≈ 0: vibration in a cage; 1: diffusion) and
+    whose squared-displacement variance grows faster than linearly with the lag (power-law
+    exponent > 1, see :func:`smooth_variance`): hops dominate it there, as the covariance model
+    assumes; at shorter lags of a slow diffuser the vibrations in the cage still do. No such lag
+    means no diffusive regime in that direction: D is not reported (NaN, flagged).
 
 Hops
     An independent-event count: per atom, a hop is counted each time the atom is farther than
@@ -58,7 +61,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,8 +236,9 @@ def window_rule_text(ballistic_time_ps: float, max_fit_fraction: float, tol: flo
     return (
         f"fit window ends at {max_fit_fraction:g} x trajectory length; starts at the earliest "
         f"lag >= {ballistic_time_ps:g} ps (ballistic/vibrational time) whose least-squares "
-        f"log-log slope of MSD vs t up to the window end is within 1 +/- {tol:g}; "
-        "none: no diffusive regime (D not reported)"
+        f"log-log slope of MSD vs t up to the window end is within 1 +/- {tol:g} and whose "
+        "squared-displacement variance grows faster than the lag (the covariance model's "
+        "condition); none: no diffusive regime (D not reported)"
     )
 
 
@@ -255,6 +259,7 @@ def find_diffusive_window(
     slope_tolerance: float,
     min_fit_points: int,
     source: str = "trajectory",
+    accept: Callable[[int, int], bool] | None = None,
 ) -> FitWindow:
     """Apply the stated diffusive-regime rule (module docstring) to one MSD curve.
 
@@ -274,6 +279,9 @@ def find_diffusive_window(
         Fewest lags (frames) the window must hold.
     source:
         Named in errors (the trajectory file).
+    accept:
+        Further condition on a candidate window (start, end indices); the first start that
+        passes the slope rule and this is taken.
 
     Raises
     ------
@@ -300,7 +308,8 @@ def find_diffusive_window(
     for s in candidates:
         slope = _loglog_slope(time_ps, msd, int(s), end)
         if np.isfinite(slope) and abs(slope - 1.0) <= slope_tolerance:
-            return FitWindow(int(s), end, slope, True, rule)
+            if accept is None or accept(int(s), end):
+                return FitWindow(int(s), end, slope, True, rule)
     slope_first = _loglog_slope(time_ps, msd, first, end)
     return FitWindow(first, end, slope_first, False, rule)
 
@@ -448,6 +457,19 @@ def fit_diffusivity(
     comps = DIRECTIONS[directions]
     d = len(comps)
     msd = msd_components_A2[:, list(comps)].sum(axis=1)
+    n_frames, n_atoms = positions.shape[0], positions.shape[1]
+
+    def fit_inputs(start: int, end: int):
+        n_pts = min(max_fit_points, end - start + 1)
+        lags = np.unique(np.linspace(start, end, n_pts).round().astype(int))
+        n_indep = n_atoms * (n_frames - 1) / lags
+        mean_sd, var_sd = squared_displacement_stats(positions, lags, comps)
+        return lags, n_indep, mean_sd, msd_covariance(smooth_variance(lags, var_sd), n_indep)
+
+    def covariance_valid(start: int, end: int) -> bool:
+        cov = fit_inputs(start, end)[3]
+        return bool(np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0))
+
     window = find_diffusive_window(
         time_ps,
         msd,
@@ -456,13 +478,9 @@ def fit_diffusivity(
         slope_tolerance=slope_tolerance,
         min_fit_points=min_fit_points,
         source=source,
+        accept=covariance_valid,
     )
-    n_pts = min(max_fit_points, window.end - window.start + 1)
-    lags = np.unique(np.linspace(window.start, window.end, n_pts).round().astype(int))
-    n_frames, n_atoms = positions.shape[0], positions.shape[1]
-    n_indep = n_atoms * (n_frames - 1) / lags
-    mean_sd, var_sd = squared_displacement_stats(positions, lags, comps)
-    cov = msd_covariance(smooth_variance(lags, var_sd), n_indep)
+    lags, n_indep, mean_sd, cov = fit_inputs(window.start, window.end)
     if not window.diffusive or not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
         nan = float("nan")
         return DiffusivityFit(

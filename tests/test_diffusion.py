@@ -22,6 +22,7 @@ from ionscale.diffusion import (
     analyse_trajectory,
     arrhenius_from_summaries,
     count_hops,
+    find_diffusive_window,
     fit_arrhenius,
     format_arrhenius_summary,
     msd_direct,
@@ -117,6 +118,40 @@ def test_window_starts_after_the_ballistic_time_and_rule_is_recorded():
     assert abs(fit.window.loglog_slope - 1) <= 0.2
     assert "ballistic" in fit.window.rule and "1 +/- 0.2" in fit.window.rule
     assert t[fit.window.end] <= s.max_fit_fraction * t[-1] + 1e-12
+
+
+def test_slow_walk_under_cage_vibrations_gives_D():
+    """A slow in-plane walk (D = 0.02 Å²/ps) under 0.3 Å thermal vibrations, whose MSD offset
+    hides the diffusion at short lags: the rule finds a window and D with a fair interval."""
+    D_true = 0.02
+    found, covered = 0, 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffusionWarning)
+        for seed in range(20):
+            pos, t = random_walk(seed, 1500, 16, D_true, dims=(0, 1))
+            pos = pos + np.random.default_rng(100 + seed).normal(scale=0.3, size=pos.shape)
+            s = MSDSettings(ballistic_time_ps=1.0, directions="xy", min_hops=0)
+            fit = analyse_positions(pos, t, s).fits["xy"]
+            if fit.window.diffusive:
+                found += 1
+                err = abs(fit.diffusivity_A2_ps - D_true)
+                covered += err < 1.96 * fit.diffusivity_uncertainty_A2_ps
+    assert found >= 18, f"diffusive window found in {found} of 20 walks"
+    assert covered >= 0.85 * found, f"95 % interval covered D in {covered} of {found}"
+
+
+def test_window_condition_moves_the_start():
+    """A further condition on the window (the covariance model's) is honoured by the rule."""
+    pos, t = random_walk(7, 800, 8, 0.05)
+    msd = msd_fft(pos).sum(axis=1)
+    kw = dict(ballistic_time_ps=0.5, max_fit_fraction=0.5, slope_tolerance=0.3, min_fit_points=10)
+    free = find_diffusive_window(t, msd, **kw)
+    late = find_diffusive_window(t, msd, **kw, accept=lambda start, end: t[start] >= 10.0)
+    never = find_diffusive_window(t, msd, **kw, accept=lambda start, end: False)
+    assert free.diffusive and t[free.start] < 10.0
+    assert late.diffusive and t[late.start] >= 10.0
+    assert not never.diffusive
+    assert "variance grows faster than the lag" in free.rule
 
 
 def test_hops_on_a_lattice_are_counted_exactly():
