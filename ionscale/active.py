@@ -38,7 +38,6 @@ here each step is a Snakemake rule so a cluster runs the rounds like every other
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -301,10 +300,6 @@ def write_exploration(path: str | Path, result: Exploration, frame_prefix: str,
         },
         "stopped": result.stopped,
     }
-
-
-def read_json(path: str | Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
 
 
 def sel_fits(new_sel: dict[str, Any], old_sel: dict[str, Any]) -> bool:

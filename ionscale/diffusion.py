@@ -58,6 +58,7 @@ Ionic conductivity
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -459,6 +460,7 @@ def fit_diffusivity(
     msd = msd_components_A2[:, list(comps)].sum(axis=1)
     n_frames, n_atoms = positions.shape[0], positions.shape[1]
 
+    @functools.cache  # the accepted window is evaluated again below
     def fit_inputs(start: int, end: int):
         n_pts = min(max_fit_points, end - start + 1)
         lags = np.unique(np.linspace(start, end, n_pts).round().astype(int))

@@ -18,16 +18,14 @@ from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, build_md_cell
 from ionscale.provenance import Provenance
+from ionscale.reference.stage import nest
 from ionscale.reference.structures import load_structure, sites_per_host_atom
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
 cfg = smk.params.config
-al = ActiveSettings.from_config(
-    {k.removeprefix("active_learning."): v for k, v in cfg.items()
-     if k.startswith("active_learning.")}
-)  # fmt: skip
+al = ActiveSettings.from_config(nest(cfg)["active_learning"])
 md = {key.removeprefix("md."): value for key, value in cfg.items() if key.startswith("md.")}
 r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
 species = cfg["reference.mobile_species"]

@@ -1,5 +1,6 @@
 """Snakemake entry point of rule active_select: the DFT candidates of a round (ionscale.active)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,25 +9,22 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
-from ionscale.active import ActiveSettings, read_json, select_candidates
+from ionscale.active import ActiveSettings, select_candidates
 from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import read_frames, write_frames
+from ionscale.reference.stage import nest, read_frames, write_frames
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
-al = ActiveSettings.from_config(
-    {k.removeprefix("active_learning."): v for k, v in cfg.items()
-     if k.startswith("active_learning.")}
-)  # fmt: skip
+al = ActiveSettings.from_config(nest(cfg)["active_learning"])
 r = int(smk.wildcards.round)
 frames, per_run = [], {}
 for path, summary in zip(smk.input.frames, smk.input.summaries, strict=True):
     got = read_frames(path)
     frames.extend(got)
-    info = read_json(summary)
+    info = json.loads(Path(summary).read_text())
     info.pop("provenance", None)
     per_run[Path(path).stem] = info
 deviation = np.array([f.info["max_force_deviation_eV_A"] for f in frames], dtype=float)
