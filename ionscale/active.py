@@ -76,24 +76,39 @@ class ActiveSettings:
     init_from_previous: bool = True
 
     def __post_init__(self) -> None:
+        k = "active_learning"
+        # key → (rule holds, what was expected)
         checks = {
-            "active_learning.rounds": self.rounds >= 0,
-            "active_learning.supercell": len(self.supercell) == 3
-            and all(int(n) >= 1 for n in self.supercell),
-            "active_learning.mobile_vacancies": self.mobile_vacancies >= 0,
-            "active_learning.temperatures_K": len(self.temperatures_K) >= 1
-            and all(t > 0 for t in self.temperatures_K),
-            "active_learning.steps": self.steps >= 1,
-            "active_learning.stride_steps": 1 <= self.stride_steps <= self.steps,
-            "active_learning.trust_hi_eV_A": 0 <= self.trust_lo_eV_A < self.trust_hi_eV_A,
-            "active_learning.max_frames": self.max_frames >= 1,
-            "active_learning.validation_fraction": 0 <= self.validation_fraction < 1,
-            "active_learning.training_steps": self.training_steps is None
-            or self.training_steps >= 1,
+            f"{k}.rounds": (self.rounds >= 0, ">= 0"),
+            f"{k}.supercell": (
+                len(self.supercell) == 3 and all(int(n) >= 1 for n in self.supercell),
+                "three repeats >= 1",
+            ),
+            f"{k}.mobile_vacancies": (self.mobile_vacancies >= 0, ">= 0"),
+            f"{k}.temperatures_K": (
+                len(self.temperatures_K) >= 1 and all(t > 0 for t in self.temperatures_K),
+                "at least one temperature, all > 0 K",
+            ),
+            f"{k}.steps": (self.steps >= 1, ">= 1"),
+            f"{k}.stride_steps": (
+                1 <= self.stride_steps <= self.steps,
+                f"in [1, steps = {self.steps}]",
+            ),
+            f"{k}.trust_hi_eV_A": (
+                0 <= self.trust_lo_eV_A < self.trust_hi_eV_A,
+                f"0 ≤ trust_lo_eV_A < trust_hi_eV_A, got {self.trust_lo_eV_A}, "
+                f"{self.trust_hi_eV_A}",
+            ),
+            f"{k}.max_frames": (self.max_frames >= 1, ">= 1"),
+            f"{k}.validation_fraction": (0 <= self.validation_fraction < 1, "in [0, 1)"),
+            f"{k}.training_steps": (
+                self.training_steps is None or self.training_steps >= 1,
+                "null or >= 1",
+            ),
         }
-        bad = [k for k, ok in checks.items() if not ok]
+        bad = [f"{key}: expected {want}" for key, (ok, want) in checks.items() if not ok]
         if bad:
-            raise ActiveLearningError(f"invalid active_learning settings {bad}: {self}")
+            raise ActiveLearningError("\n".join(bad))
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ActiveSettings:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,17 +34,22 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from ionscale.config import ConfigError, load_config
+    """Exactly the checks the workflow runs before its first job (ionscale.validation)."""
+    from ionscale.config import ConfigError, read_config_file
+    from ionscale.validation import check_run_config
 
     try:
-        config = load_config(args.configfile)
+        config = check_run_config(read_config_file(args.configfile))
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        print(f"{args.configfile}: {exc}", file=sys.stderr)
         return 2
-    if args.print:
-        print(json.dumps(config, indent=2))
-    else:
-        print(f"{args.configfile}: valid")
+    text = json.dumps(config, indent=2) if args.print else f"{args.configfile}: valid"
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `--print | head`: the reader stopped, the config was valid
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
 
 
@@ -60,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("validate-config", help="validate a config file against the schema")
+    p = sub.add_parser(
+        "validate-config",
+        help="validate a config file: schema, cross-field and cross-stage rules, input files "
+        "and structures (the same checks the workflow runs before its first job)",
+    )
     p.add_argument("configfile", type=Path)
     p.add_argument("--print", action="store_true", help="print the default-filled config")
     p.set_defaults(func=_cmd_validate)

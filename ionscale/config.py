@@ -99,8 +99,8 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any] | None 
     return filled
 
 
-def load_config(path: str | Path, schema: Mapping[str, Any] | None = None) -> dict:
-    """Read a YAML config file and validate it (see :func:`validate_config`)."""
+def read_config_file(path: str | Path) -> dict:
+    """A YAML config file as a mapping (not validated); errors name the file."""
     path = Path(path)
     try:
         with open(path) as fh:
@@ -111,6 +111,13 @@ def load_config(path: str | Path, schema: Mapping[str, Any] | None = None) -> di
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    return raw
+
+
+def load_config(path: str | Path, schema: Mapping[str, Any] | None = None) -> dict:
+    """Read a YAML config file and validate it against the schema (see :func:`validate_config`;
+    :func:`ionscale.validation.check_run_config` runs every pre-run check)."""
+    raw = read_config_file(path)
     try:
         return validate_config(raw, schema)
     except ConfigError as exc:

@@ -540,6 +540,13 @@ class MSDSettings:
     hop_distance_A: float = 1.5
     min_hops: int = 20
 
+    def __post_init__(self) -> None:
+        if self.min_fit_points > self.max_fit_points:
+            raise DiffusionInputError(
+                f"diffusion.min_fit_points = {self.min_fit_points} exceeds "
+                f"diffusion.max_fit_points = {self.max_fit_points}"
+            )
+
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> MSDSettings:
         keys = cls.__dataclass_fields__

@@ -165,24 +165,35 @@ class MDSettings:
     seed: int = 1
 
     def __post_init__(self) -> None:
+        # key → (rule holds, what was expected)
         checks = {
-            "md.temperatures_K": self.temperature_K > 0,
-            "md.timestep_fs": self.timestep_fs > 0,
-            "md.thermostat_damping_fs": self.thermostat_damping_fs > 0,
-            "md.barostat_damping_fs": self.barostat_damping_fs > 0,
-            "md.equilibration_steps": self.equilibration_steps >= 0,
-            "md.production_steps": self.production_steps >= 1,
-            "md.sample_stride_steps": 1 <= self.sample_stride_steps <= self.production_steps,
-            "md.model_deviation_stride_steps": self.model_deviation_stride_steps >= 1,
-            "md.trust_hi_eV_A": 0 < self.trust_lo_eV_A <= self.trust_hi_eV_A,
-            "md.min_distance_A": self.min_distance_A > 0,
-            "md.max_temperature_factor": self.max_temperature_factor > 1,
-            "md.max_energy_drop_eV_atom": self.max_energy_drop_eV_atom > 0,
-            "md.zbl_repulsion": 0 < self.zbl_inner_A < self.zbl_outer_A,
+            "md.temperatures_K": (self.temperature_K > 0, "> 0 K"),
+            "md.timestep_fs": (self.timestep_fs > 0, "> 0"),
+            "md.thermostat_damping_fs": (self.thermostat_damping_fs > 0, "> 0"),
+            "md.barostat_damping_fs": (self.barostat_damping_fs > 0, "> 0"),
+            "md.equilibration_steps": (self.equilibration_steps >= 0, ">= 0"),
+            "md.production_steps": (self.production_steps >= 1, ">= 1"),
+            "md.sample_stride_steps": (
+                1 <= self.sample_stride_steps <= self.production_steps,
+                f"in [1, production_steps = {self.production_steps}]",
+            ),
+            "md.model_deviation_stride_steps": (self.model_deviation_stride_steps >= 1, ">= 1"),
+            "md.trust_hi_eV_A": (
+                0 < self.trust_lo_eV_A <= self.trust_hi_eV_A,
+                f"0 < trust_lo_eV_A ≤ trust_hi_eV_A, got {self.trust_lo_eV_A}, "
+                f"{self.trust_hi_eV_A}",
+            ),
+            "md.min_distance_A": (self.min_distance_A > 0, "> 0"),
+            "md.max_temperature_factor": (self.max_temperature_factor > 1, "> 1"),
+            "md.max_energy_drop_eV_atom": (self.max_energy_drop_eV_atom > 0, "> 0"),
+            "md.zbl_repulsion": (
+                0 < self.zbl_inner_A < self.zbl_outer_A,
+                f"0 < inner_A < outer_A, got {self.zbl_inner_A}, {self.zbl_outer_A}",
+            ),
         }
-        bad = [k for k, ok in checks.items() if not ok]
+        bad = [f"{key}: expected {want}" for key, (ok, want) in checks.items() if not ok]
         if bad:
-            raise MDInputError(f"invalid md settings {bad}: {asdict(self)}")
+            raise MDInputError("\n".join(bad))
         if self.equilibration_ensemble not in ("npt", "nvt"):
             raise MDInputError(
                 f"md.equilibration_ensemble = {self.equilibration_ensemble!r}; expected npt or nvt"

@@ -16,6 +16,61 @@ from ionscale.fem.model import ParticleCase, ParticleMaterial, SolverSettings, c
 from ionscale.io import PARTIAL_MARKER, add_dataset, open_result_h5, write_json
 from ionscale.provenance import Provenance
 
+#: The output contract of a case's summary.json: every scalar it holds (dotted paths; a value
+#: may be null, e.g. ``capacity_at_cutoff_mAh_cm3`` without a cutoff), besides the case's own
+#: keys (``case.*``) and the solver settings. Surrogate targets and optimisation outputs are
+#: checked against it before any job; the end-to-end test checks the writer against it.
+SUMMARY_SCALARS: tuple[str, ...] = (
+    "capacity_mAh_cm3",
+    "capacity_at_cutoff_mAh_cm3",
+    "theoretical_capacity_mAh_cm3",
+    "delivered_li_fraction",
+    "utilisation",
+    "final.time_s",
+    "final.voltage_V",
+    "final.mean_li_fraction",
+    "final.surface_li_fraction",
+    "final.centre_li_fraction",
+    "max_von_mises_stress.value_MPa",
+    "max_von_mises_stress.r_um",
+    "max_von_mises_stress.time_s",
+    "max_von_mises_stress.mean_li_fraction",
+    "max_radial_stress.value_MPa",
+    "max_radial_stress.r_um",
+    "max_radial_stress.time_s",
+    "max_radial_stress.mean_li_fraction",
+    "min_radial_stress.value_MPa",
+    "min_radial_stress.r_um",
+    "min_radial_stress.time_s",
+    "min_radial_stress.mean_li_fraction",
+    "max_hoop_stress.value_MPa",
+    "max_hoop_stress.r_um",
+    "max_hoop_stress.time_s",
+    "max_hoop_stress.mean_li_fraction",
+    "min_hoop_stress.value_MPa",
+    "min_hoop_stress.r_um",
+    "min_hoop_stress.time_s",
+    "min_hoop_stress.mean_li_fraction",
+    "transport.diffusivity_m2_s",
+    "transport.diffusion_time_s",
+    "transport.dimensionless_flux",
+    "transport.surface_flux_mol_m2_s",
+    "transport.current_density_A_m2",
+    "thermodynamic_factor.chebyshev_degree",
+    "thermodynamic_factor.fit_relative_error",
+    "thermodynamic_factor.min",
+    "thermodynamic_factor.max",
+    "lithium_balance_relative_error",
+    "numerics.n_dofs_concentration",
+    "numerics.n_dofs_displacement",
+    "numerics.n_steps",
+    "numerics.n_rejected_steps",
+    "numerics.newton_iterations",
+    "numerics.backward_euler_solves",
+    "numerics.n_ranks",
+    "numerics.solve_wall_time_s",
+)
+
 #: unit of a dataset from the suffix of its name (names carry their units)
 _SUFFIX_UNITS = (
     ("_mAh_cm3", "mAh/cm³"),

@@ -88,6 +88,50 @@ from ionscale.phasefield.core import (
 )
 from ionscale.units import ELEMENTARY_CHARGE_C, AVOGADRO_per_mol, BOLTZMANN_eV_K
 
+#: The output contract of a case's summary.json: every scalar it holds (dotted paths; a value
+#: may be null, e.g. ``outcome.time_to_phase_separation_s`` when the case never separates),
+#: besides the solver settings. Surrogate targets and optimisation outputs are checked against
+#: it before any job; the end-to-end test checks the writer against it.
+SUMMARY_SCALARS: tuple[str, ...] = (
+    "temperature_K",
+    "mean_composition",
+    "kappa_eV_nm2",
+    "dx_nm",
+    "seed",
+    "noise_amplitude",
+    "diffusivity_cm2_s",
+    "kT_eV",
+    "time_unit_t0_s",
+    "final_time_t0",
+    "final_time_s",
+    "thermodynamics.d2f_dc2_at_mean_composition_eV",
+    "thermodynamics.fastest_growing_wavelength_nm",
+    "thermodynamics.interface_width_nm",
+    "thermodynamics.interface_energy_J_m2",
+    "thermodynamics.grid_points_per_interface_width",
+    "outcome.time_to_phase_separation_s",
+    "outcome.time_to_phase_separation_t0",
+    "outcome.domain_length_nm",
+    "outcome.phase_fractions.li_poor",
+    "outcome.phase_fractions.li_rich",
+    "outcome.phase_fractions.threshold_composition",
+    "outcome.lever_rule_fraction_li_rich",
+    "outcome.final_composition_std",
+    "outcome.equilibrium_composition_std",
+    "conservation.mean_composition_initial",
+    "conservation.mean_composition_final",
+    "conservation.relative_mass_drift",
+    "conservation.free_energy_initial_eV_per_site",
+    "conservation.free_energy_final_eV_per_site",
+    "conservation.max_free_energy_increase_eV_per_site",
+    "solver.n_steps",
+    "solver.n_rejected_error",
+    "solver.n_rejected_energy",
+    "solver.n_rejected_admissible",
+    "solver.wall_time_s",
+    "solver.steps_per_second",
+)
+
 if TYPE_CHECKING:
     import h5py
 

@@ -118,7 +118,8 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
 
     Runs when the workflow is parsed, so bad input stops the run before any job: a missing or
     unreadable structure file, a structure without the mobile species or with overlapping atoms,
-    an unknown calculator, a batch size below 1, a missing import file.
+    an unknown calculator, a batch size below 1, a missing import file, a Li-metal end member
+    that is not pure mobile species, a host end member that contains it, partial occupancies.
 
     Raises
     ------
@@ -150,10 +151,53 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     validate_structure(host, name, settings.min_distance_A, settings.mobile_species)
     for role in ("li_metal", "host"):
         if reference[role]["enabled"]:
-            _structure(files.get(role), reference[role]["prototype"], f"reference.{role}")
+            _check_end_member(
+                _structure(files.get(role), reference[role]["prototype"], f"reference.{role}"),
+                role,
+                files.get(role, f"prototype {reference[role]['prototype']}"),
+                settings.min_distance_A,
+                settings.mobile_species,
+            )
     planned = planned_frame_count(settings, len(sublattice_indices(host, settings.mobile_species)))
     n_batches = batch_count(planned, int(reference["batch_size"]))
     return WorkflowPlan([f"{i:04d}" for i in range(n_batches)], files, imports, planned)
+
+
+def host_structure(reference: Mapping[str, Any], project_dir: str | Path) -> Atoms:
+    """The host structure of the run (``reference.structure``: a file, resolved as
+    :func:`resolve_path` does, or a prototype); every stage that needs it reads it here."""
+    file = reference["structure"]["file"]
+    path = resolve_path(file, "reference.structure.file", project_dir) if file else None
+    return _structure(path, reference["structure"]["prototype"], "reference.structure")
+
+
+def check_inputs(reference: Mapping[str, Any], project_dir: str | Path) -> WorkflowPlan:
+    """Every check of the reference section and its input files (see :func:`plan_workflow`)."""
+    return plan_workflow(reference, project_dir)
+
+
+def _check_end_member(
+    atoms: Atoms, role: str, name: str, min_distance_A: float, mobile_species: str
+) -> None:
+    """The Li-metal end member is the pure mobile species; the host holds none of it."""
+    from ionscale.reference.structures import StructureError, validate_structure
+
+    symbols = set(atoms.get_chemical_symbols())
+    key = f"reference.{role}"
+    if role == "li_metal" and symbols != {mobile_species}:
+        raise StructureError(
+            f"{key}: {name} is the metal end member and must contain only {mobile_species} "
+            f"(the mobile species); it has {atoms.get_chemical_formula()}"
+        )
+    if role == "host" and mobile_species in symbols:
+        raise StructureError(
+            f"{key}: {name} is the empty host end member and must contain no {mobile_species} "
+            f"(the mobile species); it has {atoms.get_chemical_formula()}"
+        )
+    try:
+        validate_structure(atoms, name, min_distance_A)
+    except StructureError as exc:
+        raise StructureError(f"{key}: {exc}") from None
 
 
 def _structure(file: str | Path | None, prototype: str, what: str) -> Atoms:

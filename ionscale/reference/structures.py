@@ -99,10 +99,31 @@ def load_structure(file: str | Path | None = None, prototype: str | None = None)
             raise StructureError(f"structure file {path} does not exist")
         atoms = _read_any(path)
         name = str(path)
+        _refuse_partial_occupancy(atoms, name)
     if not all(atoms.pbc) or abs(atoms.get_volume()) < 1e-6:
         raise StructureError(f"{name}: not a 3D-periodic crystal (pbc={atoms.pbc.tolist()})")
     atoms.info = {}
     return atoms
+
+
+def _refuse_partial_occupancy(atoms: Atoms, name: str) -> None:
+    """A site with occupancy below 1 (a disordered CIF) is not a structure DFT or MD can take:
+    reading it as fully occupied would silently change the composition. Order it first (e.g.
+    pymatgen's ``OrderDisorderedStructureTransformation``) and give the ordered cell."""
+    occupancy = atoms.info.get("occupancy") or {}
+    partial = [
+        f"site {site} {sym} {occ:g}"
+        for site, species in occupancy.items()
+        for sym, occ in species.items()
+        if occ < 1 - 1e-6
+    ]
+    if partial:
+        raise StructureError(
+            f"{name}: partial occupancies ({', '.join(partial[:5])}"
+            f"{', ...' if len(partial) > 5 else ''}); give an ordered structure with every "
+            "site fully occupied (e.g. ordered with pymatgen's "
+            "OrderDisorderedStructureTransformation)"
+        )
 
 
 def _read_any(path: Path) -> Atoms:

@@ -109,6 +109,15 @@ def _check_stage(
     check_swept_keys(base, space.names, solver, f"{key}.parameters")
 
 
+def summary_scalars(solver: str) -> tuple[str, ...]:
+    """The scalar outputs a ``solver`` case's summary.json holds (the stage's own contract)."""
+    if solver == "fem":
+        from ionscale.fem.output import SUMMARY_SCALARS
+    else:
+        from ionscale.phasefield.cahn_hilliard import SUMMARY_SCALARS
+    return SUMMARY_SCALARS
+
+
 def check_config(cfg: Mapping[str, Any]) -> None:
     """Check every surrogate setting that can be checked before a solver runs.
 
@@ -141,6 +150,12 @@ def check_config(cfg: Mapping[str, Any]) -> None:
                 f"{key}.n_samples: the field surrogate needs ≥ 2 training trajectories and "
                 f"{n_test} held out; {n} cases are too few"
             )
+        unknown = [t for t in sweep["targets"] if t not in summary_scalars(solver)]
+        if unknown:
+            problems.append(
+                f"{key}.targets: {', '.join(map(repr, unknown))} not an output of the {solver} "
+                f"summary; outputs: {', '.join(summary_scalars(solver))}"
+            )
         extra = sorted(set(sweep["log_targets"]) - set(sweep["targets"]))
         if extra:
             problems.append(f"{key}.log_targets: {', '.join(extra)} not in {key}.targets")
@@ -159,6 +174,16 @@ def check_config(cfg: Mapping[str, Any]) -> None:
             _check_stage(
                 cfg, s["bo"]["solver"], s["bo"]["base_case"], problem.space, "surrogate.bo"
             )
+            outputs = [(".objective.output", problem.objective.name)] * (
+                problem.objective.kind == "output"
+            ) + [(f".constraints[{i}].output", c.output) for i, c in enumerate(problem.constraints)]
+            for where, name in outputs:
+                if name not in summary_scalars(s["bo"]["solver"]):
+                    problems.append(
+                        f"surrogate.bo{where}: {name!r} is not an output of the "
+                        f"{s['bo']['solver']} summary; outputs: "
+                        f"{', '.join(summary_scalars(s['bo']['solver']))}"
+                    )
             if problem.objective.kind == "parameter" and not problem.constraints:
                 problems.append(
                     "surrogate.bo.constraints: optimising a parameter with no constraint has "

@@ -78,6 +78,21 @@ def host_from_config(cfg: Mapping[str, Any]) -> HostLattice:
     )
 
 
+def check_settings(thermo: Mapping[str, Any]) -> None:
+    """Build every settings object of the ``thermo`` section as the jobs do (cross-field rules:
+    x ranges, temperatures in whole kelvin); raises ValueError naming the key."""
+    for t in thermo["temperatures_K"]:
+        temperature_label(float(t))
+    relax_settings(thermo)
+    CESettings(**thermo["cluster_expansion"])
+    try:
+        mc_settings(thermo, seed=0)
+    except ValueError as exc:
+        raise ValueError(f"thermo.monte_carlo: {exc}") from None
+    network_settings(thermo, seed=0)
+    x_grid(thermo)
+
+
 def relax_settings(cfg: Mapping[str, Any]) -> RelaxSettings:
     return RelaxSettings(**cfg["relax"])
 

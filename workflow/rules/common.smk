@@ -3,13 +3,8 @@
 import copy
 from pathlib import Path
 
-from ionscale.config import (
-    ConfigError,
-    load_schema,
-    sorted_keys,
-    subset,
-    validate_config,
-)
+from ionscale.config import ConfigError, sorted_keys, subset
+from ionscale.validation import check_run_config
 
 # A --configfile on the command line replaces config/config.yaml instead of being merged into
 # it: keys it leaves out take their schema defaults, not the demo's values.
@@ -18,12 +13,11 @@ if workflow.overwrite_configfiles:
     config.clear()
     config.update(_cli)
 
-# Validate before any job runs; fill defaults in place so every rule sees the full config.
+# Every pre-run check (schema, cross-field and cross-stage rules, input files and structures),
+# the same as `ionscale validate-config`, before any rule is defined; defaults are filled in
+# place so every rule sees the full config.
 try:
-    _schema = load_schema(
-        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
-    )
-    _validated = validate_config(config, schema=_schema)
+    _validated = check_run_config(config, Path(workflow.basedir))
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 config.clear()

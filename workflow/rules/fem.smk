@@ -3,12 +3,9 @@
 # more than one thread runs its case on that many MPI ranks (mpirun).
 import re
 
-from ionscale.fem import FemInputError, cases_by_name
+from ionscale.fem import cases_by_name
 
-try:
-    FEM_CASES = cases_by_name(config["fem"]["cases"])
-except FemInputError as exc:
-    raise WorkflowError(str(exc)) from None
+FEM_CASES = cases_by_name(config["fem"]["cases"])  # checked in common.smk
 
 
 rule fem_case:

@@ -4,10 +4,7 @@ import re
 
 from ionscale.phasefield.cahn_hilliard import cases_by_name
 
-try:
-    PHASEFIELD_CASES = cases_by_name(config["phasefield"]["cases"])
-except ValueError as exc:
-    raise WorkflowError(str(exc)) from None
+PHASEFIELD_CASES = cases_by_name(config["phasefield"]["cases"])  # checked in common.smk
 
 
 rule phasefield:

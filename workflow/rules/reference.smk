@@ -2,20 +2,16 @@
 # with DFT in batches (one job per batch), import existing data, gather + check, plot.
 # The number of batches is known at parse time: sampling is deterministic from the config and
 # planned_frame_count() bounds its output (from the config and the host's Li sites), so
-# trailing batches may be short or empty. The host structure is read and checked here.
+# trailing batches may be short or empty.
 from pathlib import Path as _Path
 
-from ionscale.config import ConfigError as _ConfigError
 from ionscale.reference.stage import plan_workflow as _plan_workflow
-from ionscale.reference.structures import StructureError as _StructureError
 
-try:
-    _REFERENCE_PLAN = _plan_workflow(
-        config["reference"],
-        _Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1],
-    )
-except (_ConfigError, _StructureError) as exc:
-    raise WorkflowError(str(exc)) from None
+# inputs checked in common.smk; the plan gives the batches and the resolved files
+_REFERENCE_PLAN = _plan_workflow(
+    config["reference"],
+    _Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parents[1],
+)
 REFERENCE_BATCHES = _REFERENCE_PLAN.batches
 REFERENCE_FILES = _REFERENCE_PLAN.files
 REFERENCE_IMPORTS = _REFERENCE_PLAN.imports

@@ -6,7 +6,6 @@
 # rounds < r and proposes the next batch.
 import re
 
-from ionscale.surrogate.design import SurrogateInputError
 from ionscale.surrogate.study import (
     SWEEP_SOLVERS,
     bo_config_keys,
@@ -14,15 +13,9 @@ from ionscale.surrogate.study import (
     bo_round_paths,
     case_config,
     case_paths,
-    check_config,
     design_config_keys,
     scalar_targets,
 )
-
-try:
-    check_config(config)
-except SurrogateInputError as exc:
-    raise WorkflowError(str(exc)) from None
 
 SURROGATE = config["surrogate"]
 SURROGATE_BO = SURROGATE["bo"]

@@ -1,0 +1,234 @@
+"""The one pre-run check of a run config: what ``ionscale validate-config`` and the workflow run.
+
+:func:`check_run_config` is called by the Snakefile (workflow/rules/common.smk) before any rule
+is defined and by ``ionscale validate-config``; both therefore accept and reject exactly the
+same configs. It runs, in order:
+
+1. the JSON schema (types, ranges, unknown keys; defaults filled in), see :mod:`ionscale.config`;
+2. each stage's own settings built from its section exactly as its jobs build them, so every
+   cross-field rule a job would apply (``rcut_smth_A < rcut_A``, ``decay_steps < numb_steps``,
+   trust windows, ranges given as min/max pairs, case lists) fails here, before any job;
+3. cross-stage rules: the Arrhenius fit has enough MD temperatures, continuum cases lie inside
+   the temperatures the thermo stage tabulates (the handoff does not extrapolate in T), the MD
+   and active-learning cells have the vacancies they ask for, the surrogate targets are outputs
+   the solvers write;
+4. input files: structure and import files exist and parse, structures are 3D-periodic, hold the
+   species their role needs, have no overlapping atoms and no partial occupancies.
+
+Every problem is reported at once, one line each, naming the dotted key (or the file) and what
+was expected.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ionscale.config import ConfigError, validate_config
+
+Check = Callable[[Mapping[str, Any], Path], None]
+
+
+def check_run_config(config: Mapping[str, Any], project_dir: str | Path | None = None) -> dict:
+    """Validate ``config`` completely; return the default-filled config.
+
+    Parameters
+    ----------
+    config:
+        The run config as read from YAML (defaults are filled in a copy).
+    project_dir:
+        Where relative input paths are looked up when they do not exist in the working
+        directory (the project root by default).
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem, each naming its key or file and what was expected.
+    """
+    from ionscale.provenance import PROJECT_ROOT
+
+    filled = validate_config(config)  # schema errors first: later checks need a full config
+    root = Path(project_dir) if project_dir is not None else PROJECT_ROOT
+    problems: list[str] = []
+    seen: set[str] = set()  # one bad input file fails several stages: report it once
+    for key, check in CHECKS:
+        try:
+            check(filled, root)
+        except ValueError as exc:  # every input error of the package is a ValueError
+            for line in _lines(exc):
+                if line not in seen:
+                    seen.add(line)
+                    problems.append(_with_key(key, line))
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+    return filled
+
+
+def _lines(exc: ValueError) -> list[str]:
+    """One problem a line, without a stage's own "invalid ... config:" heading."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    if lines and lines[0].startswith("invalid") and lines[0].endswith(":"):
+        lines = lines[1:]
+    return lines
+
+
+def _with_key(key: str, line: str) -> str:
+    """Prefix the stage key unless the message already names a key of it (or a file)."""
+    head = line.split(":", 1)[0]
+    if head.startswith(key.split(".")[0]) or "/" in head or head.startswith("key '"):
+        return line
+    return f"{key}: {line}"
+
+
+# -- stage rules: each stage's settings, built as its jobs build them --------------------------
+
+
+def _reference(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.reference.stage import check_inputs
+
+    check_inputs(cfg["reference"], root)
+
+
+def _fingerprint(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.fingerprint import FingerprintSettings
+
+    FingerprintSettings.from_config(cfg["fingerprint"])
+
+
+def _potential(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.potential.settings import PotentialSettings
+
+    PotentialSettings.from_config(cfg["potential"])
+
+
+def _md(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.md import MDSettings
+
+    for t in cfg["md"]["temperatures_K"]:
+        MDSettings.from_config(
+            cfg["md"], t, seed=0, mobile_species=cfg["reference"]["mobile_species"]
+        )
+    _vacancies(cfg, root, "md")
+
+
+def _active(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.active import ActiveSettings
+
+    al = ActiveSettings.from_config(cfg["active_learning"])
+    if al.rounds == 0:
+        return
+    numb, decay = (
+        cfg["potential"]["training"]["numb_steps"],
+        cfg["potential"]["learning_rate"]["decay_steps"],
+    )
+    steps = al.training_steps if al.training_steps is not None else numb
+    if steps <= decay:
+        raise ConfigError(
+            f"active_learning.training_steps = {steps} (retraining steps per round) must exceed "
+            f"potential.learning_rate.decay_steps = {decay}, else the learning rate never decays"
+        )
+    _vacancies(cfg, root, "active_learning")
+
+
+def _diffusion(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.diffusion import ArrheniusSettings, MSDSettings
+
+    MSDSettings.from_config(cfg["diffusion"])
+    ArrheniusSettings.from_config(cfg["diffusion"])
+    need, have = cfg["diffusion"]["min_temperatures"], len(cfg["md"]["temperatures_K"])
+    if need > have:
+        raise ConfigError(
+            f"diffusion.min_temperatures = {need}: the Arrhenius fit can never have that many; "
+            f"md.temperatures_K lists {have}"
+        )
+
+
+def _thermo(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.thermo.stage import check_settings
+
+    check_settings(cfg["thermo"])
+
+
+def _phasefield(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.phasefield.cahn_hilliard import CahnHilliardCase, SolverSettings, cases_by_name
+
+    SolverSettings.from_config(cfg["phasefield"]["solver"])
+    for entry in cases_by_name(cfg["phasefield"]["cases"]).values():
+        CahnHilliardCase.from_config(entry)
+    _case_temperatures(cfg, "phasefield")
+
+
+def _fem(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.fem.model import SolverSettings, cases_by_name
+
+    SolverSettings.from_config(cfg["fem"]["solver"]).validate()
+    cases_by_name(cfg["fem"]["cases"])
+    _case_temperatures(cfg, "fem")
+
+
+def _surrogate(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.surrogate.study import check_config
+
+    check_config(cfg)
+
+
+# -- cross-stage helpers ------------------------------------------------------------------------
+
+
+def _case_temperatures(cfg: Mapping[str, Any], stage: str) -> None:
+    """Continuum cases run at temperatures the thermo stage tabulates f(x, T) for (the handoff
+    interpolates between tabulated temperatures and never extrapolates)."""
+    temps = sorted(cfg["thermo"]["temperatures_K"])
+    lo, hi = temps[0], temps[-1]
+    bad = [
+        f"{stage}.cases[{e['name']}].temperature_K = {e['temperature_K']} K: outside the "
+        f"temperatures thermo.temperatures_K tabulates f(x, T) for ([{lo}, {hi}] K; the handoff "
+        "does not extrapolate in T)"
+        for e in cfg[stage]["cases"]
+        if not lo - 1e-6 <= float(e["temperature_K"]) <= hi + 1e-6
+    ]
+    sweeps = cfg["surrogate"][stage]
+    if sweeps["n_samples"] > 0:
+        for i, p in enumerate(sweeps["parameters"]):
+            if p["name"] == "temperature_K" and not (lo <= p["low"] and p["high"] <= hi):
+                bad.append(
+                    f"surrogate.{stage}.parameters[{i}]: temperature_K swept over "
+                    f"[{p['low']}, {p['high']}] K, outside thermo.temperatures_K [{lo}, {hi}] K"
+                )
+    if bad:
+        raise ConfigError("\n".join(bad))
+
+
+def _vacancies(cfg: Mapping[str, Any], root: Path, key: str) -> None:
+    """The cell of ``key`` (md or active_learning) keeps at least one mobile ion."""
+    from ionscale.reference.stage import host_structure
+    from ionscale.reference.structures import sublattice_indices
+
+    host = host_structure(cfg["reference"], root)
+    section = cfg[key]
+    sites = len(sublattice_indices(host, cfg["reference"]["mobile_species"])) * math.prod(
+        section["supercell"]
+    )
+    if section["mobile_vacancies"] >= sites:
+        raise ConfigError(
+            f"{key}.mobile_vacancies = {section['mobile_vacancies']}: the "
+            f"{'×'.join(map(str, section['supercell']))} cell ({key}.supercell) has {sites} "
+            f"{cfg['reference']['mobile_species']} sites; leave at least one occupied"
+        )
+
+
+#: (key named in errors, check) in the order of the chain.
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("reference", _reference),
+    ("fingerprint", _fingerprint),
+    ("potential", _potential),
+    ("md", _md),
+    ("active_learning", _active),
+    ("diffusion", _diffusion),
+    ("thermo", _thermo),
+    ("phasefield", _phasefield),
+    ("fem", _fem),
+    ("surrogate", _surrogate),
+)

@@ -1,0 +1,284 @@
+"""The pre-run check: every bad config of a generated set is rejected before any job, by
+``ionscale validate-config`` and by the workflow alike, with the key and what was expected.
+
+Each case mutates config/test.yaml in one way a user gets wrong (a reversed range, a cross-field
+or cross-stage contradiction, a missing or wrong input file); the check must name the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import BIN, ROOT, run_snakemake
+
+from ionscale.config import ConfigError
+from ionscale.validation import check_run_config
+
+BASE = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+
+
+def _set(cfg: dict, dotted: str, value) -> None:
+    node = cfg
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def _get(cfg: dict, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _case(cfg: dict, stage: str, **changes) -> None:
+    """Change the first case of ``stage`` (phasefield or fem), creating it from the schema
+    default when the config has none."""
+    from ionscale.config import validate_config
+
+    cases = cfg.setdefault(stage, {}).get("cases") or validate_config({})[stage]["cases"]
+    cases = copy.deepcopy(cases)
+    cases[0].update(changes)
+    cfg[stage]["cases"] = cases
+
+
+# -- structure files a user gets wrong ---------------------------------------------------------
+
+
+def _graphite_file(tmp: Path) -> str:
+    path = tmp / "graphite_as_li_metal.cif"
+    path.write_text((ROOT / "resources" / "graphite" / "graphite_AB.cif").read_text())
+    return str(path)
+
+
+def _half_li_file(tmp: Path) -> str:
+    text = (ROOT / "resources" / "graphite" / "LiC6.cif").read_text()
+    li_row = next(ln for ln in text.splitlines() if ln.strip().startswith("Li  Li1"))
+    path = tmp / "LiC6_half.cif"
+    path.write_text(text.replace(li_row, li_row.replace("1.0000", "0.5000")))
+    return str(path)
+
+
+def _overlapping_host_file(tmp: Path) -> str:
+    import ase.io
+
+    atoms = ase.io.read(ROOT / "resources" / "graphite" / "graphite_AB.cif")
+    atoms.append(atoms[0])
+    atoms.positions[-1] += np.array([0.3, 0.0, 0.0])
+    path = tmp / "graphite_overlap.extxyz"
+    ase.io.write(path, atoms)
+    return str(path)
+
+
+# (id, mutation of the config, text the error must contain: the key)
+CASES = [
+    ("phasefield-no-cases", lambda c, t: _set(c, "phasefield.cases", []), "phasefield.cases"),
+    ("fem-no-cases", lambda c, t: _set(c, "fem.cases", []), "fem.cases"),
+    (
+        "mc-x-reversed",
+        lambda c, t: (
+            _set(c, "thermo.monte_carlo.x_min", 0.9),
+            _set(c, "thermo.monte_carlo.x_max", 0.1),
+        ),
+        "thermo.monte_carlo",
+    ),
+    (
+        "grid-x-reversed",
+        lambda c, t: (_set(c, "thermo.grid.x_min", 0.9), _set(c, "thermo.grid.x_max", 0.1)),
+        "thermo.grid",
+    ),
+    ("rcut-smth-above-rcut", lambda c, t: _set(c, "potential.rcut_smth_A", 7.0), "rcut_smth_A"),
+    (
+        "md-trust-reversed",
+        lambda c, t: (_set(c, "md.trust_lo_eV_A", 0.3), _set(c, "md.trust_hi_eV_A", 0.1)),
+        "md.trust",
+    ),
+    (
+        "active-trust-reversed",
+        lambda c, t: (
+            _set(c, "active_learning.trust_lo_eV_A", 0.6),
+            _set(c, "active_learning.trust_hi_eV_A", 0.1),
+        ),
+        "active_learning.trust",
+    ),
+    (
+        "zbl-inner-above-outer",
+        lambda c, t: _set(c, "md.zbl_repulsion", {"enabled": True, "inner_A": 1.2, "outer_A": 1.0}),
+        "md.zbl_repulsion",
+    ),
+    (
+        "decay-above-numb-steps",
+        lambda c, t: _set(c, "potential.learning_rate.decay_steps", 10**7),
+        "decay_steps",
+    ),
+    (
+        "active-training-below-decay",
+        lambda c, t: (
+            _set(c, "active_learning.rounds", 1),
+            _set(c, "active_learning.training_steps", 1),
+        ),
+        "active_learning.training_steps",
+    ),
+    ("fem-at-0.3-K", lambda c, t: _case(c, "fem", temperature_K=0.3), "temperature_K"),
+    ("phasefield-at-27-K", lambda c, t: _case(c, "phasefield", temperature_K=27), "temperature_K"),
+    (
+        "report-at-0.3-K",
+        lambda c, t: _set(c, "diffusion.report_temperature_K", 0.3),
+        "diffusion.report_temperature_K",
+    ),
+    (
+        "fem-outside-thermo-T",
+        lambda c, t: _case(c, "fem", temperature_K=350.0),
+        "thermo.temperatures_K",
+    ),
+    (
+        "phasefield-outside-thermo-T",
+        lambda c, t: _case(c, "phasefield", temperature_K=400),
+        "thermo.temperatures_K",
+    ),
+    (
+        "min-temperatures-above-md-sweep",
+        lambda c, t: _set(c, "diffusion.min_temperatures", 10),
+        "diffusion.min_temperatures",
+    ),
+    ("md-vacancies-100", lambda c, t: _set(c, "md.mobile_vacancies", 100), "md.mobile_vacancies"),
+    (
+        "active-vacancies-100",
+        lambda c, t: (
+            _set(c, "active_learning.rounds", 1),
+            _set(c, "active_learning.mobile_vacancies", 100),
+        ),
+        "active_learning.mobile_vacancies",
+    ),
+    (
+        "surrogate-target-typo",
+        lambda c, t: _set(c, "surrogate.fem.targets", ["capacity_mAh_cm"]),
+        "surrogate.fem.targets",
+    ),
+    (
+        "fit-points-reversed",
+        lambda c, t: (
+            _set(c, "diffusion.min_fit_points", 50),
+            _set(c, "diffusion.max_fit_points", 20),
+        ),
+        "diffusion.min_fit_points",
+    ),
+    (
+        "missing-structure-file",
+        lambda c, t: _set(c, "reference.structure.file", "nope/LiC6.cif"),
+        "reference.structure.file",
+    ),
+    (
+        "missing-import-file",
+        lambda c, t: _set(c, "reference.imports", [{"file": "nope.extxyz", "format": "extxyz"}]),
+        "reference.imports[0].file",
+    ),
+    (
+        "x-range-reversed",
+        lambda c, t: _set(c, "reference.x_range", [1.0, 0.0]),
+        "reference.x_range",
+    ),
+    (
+        "duplicate-fem-case",
+        lambda c, t: _set(c, "fem.cases", [{"name": "a"}, {"name": "a"}]),
+        "fem.cases",
+    ),
+    (
+        "duplicate-phasefield-case",
+        lambda c, t: _set(c, "phasefield.cases", [{"name": "a"}, {"name": "a"}]),
+        "phasefield.cases",
+    ),
+    (
+        "final-below-initial",
+        lambda c, t: _case(c, "fem", initial_li_fraction=0.9, final_li_fraction=0.1),
+        "fem.cases",
+    ),
+    (
+        "unknown-base-case",
+        lambda c, t: _set(c, "surrogate.fem.base_case", "nope"),
+        "surrogate.fem.base_case",
+    ),
+    (
+        "sweep-low-above-high",
+        lambda c, t: _set(
+            c, "surrogate.fem.parameters", [{"name": "c_rate", "low": 2.0, "high": 1.0}]
+        ),
+        "surrogate.fem.parameters",
+    ),
+    (
+        "li-metal-without-li",
+        lambda c, t: _set(c, "reference.li_metal.file", _graphite_file(t)),
+        "reference.li_metal",
+    ),
+    (
+        "half-occupied-li",
+        lambda c, t: _set(c, "reference.structure.file", _half_li_file(t)),
+        "partial occupancies",
+    ),
+    (
+        "overlapping-host",
+        lambda c, t: _set(c, "reference.host.file", _overlapping_host_file(t)),
+        "reference.host",
+    ),
+]
+
+
+@pytest.mark.parametrize("mutate, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_config_is_rejected_naming_the_key(mutate, expected, tmp_path):
+    cfg = copy.deepcopy(BASE)
+    mutate(cfg, tmp_path)
+    with pytest.raises(ConfigError) as err:
+        check_run_config(cfg)
+    assert expected in str(err.value), str(err.value)
+
+
+def test_shipped_configs_pass_every_check():
+    for name in ("config.yaml", "test.yaml", "production.yaml"):
+        check_run_config(yaml.safe_load((ROOT / "config" / name).read_text()))
+
+
+def test_every_problem_is_reported_at_once():
+    cfg = copy.deepcopy(BASE)
+    _set(cfg, "md.mobile_vacancies", 100)
+    _set(cfg, "diffusion.min_temperatures", 10)
+    with pytest.raises(ConfigError) as err:
+        check_run_config(cfg)
+    assert "md.mobile_vacancies" in str(err.value)
+    assert "diffusion.min_temperatures" in str(err.value)
+
+
+# The workflow and the CLI run the same function; a sample through each front end.
+FRONT_END_SAMPLE = ["md-vacancies-100", "fem-outside-thermo-T", "half-occupied-li"]
+
+
+@pytest.mark.parametrize("case_id", FRONT_END_SAMPLE)
+def test_validate_config_and_workflow_both_reject(case_id, tmp_path):
+    mutate, expected = next(c[1:] for c in CASES if c[0] == case_id)
+    cfg = copy.deepcopy(BASE)
+    mutate(cfg, tmp_path)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    cli = subprocess.run(
+        [str(BIN / "ionscale"), "validate-config", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert cli.returncode == 2 and expected in cli.stderr, cli.stderr
+    proc = run_snakemake("-n", "--configfile", str(path), workdir=tmp_path, check=False)
+    assert proc.returncode != 0 and expected in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_print_into_a_closed_pipe_is_quiet():
+    """``ionscale validate-config --print | head -1`` ends without a traceback."""
+    proc = subprocess.run(
+        f"'{BIN / 'ionscale'}' validate-config config/test.yaml --print | head -1",
+        shell=True, cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.stdout.strip() == "{"
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
