@@ -50,6 +50,7 @@ from ase import Atoms
 
 from ionscale.md import MDBlowUpError, MDRunError, MDSettings, _lammps_setup, _Run
 from ionscale.md import read_model_deviation as _read_devi
+from ionscale.settings import default
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +63,18 @@ class ActiveLearningError(ValueError):
 class ActiveSettings:
     """Config key ``active_learning`` (see the schema for every key's meaning)."""
 
-    rounds: int = 0
-    supercell: tuple[int, int, int] = (2, 1, 1)
-    mobile_vacancies: int = 1
-    temperatures_K: tuple[float, ...] = (800.0, 1200.0)
-    steps: int = 2000
-    stride_steps: int = 20
-    trust_lo_eV_A: float = 0.05
-    trust_hi_eV_A: float = 0.5
-    max_frames: int = 16
-    validation_fraction: float = 0.2
-    training_steps: int | None = None
-    init_from_previous: bool = True
+    rounds: int = default("active_learning.rounds")
+    supercell: tuple[int, int, int] = default("active_learning.supercell")
+    mobile_vacancies: int = default("active_learning.mobile_vacancies")
+    temperatures_K: tuple[float, ...] = default("active_learning.temperatures_K")
+    steps: int = default("active_learning.steps")
+    stride_steps: int = default("active_learning.stride_steps")
+    trust_lo_eV_A: float = default("active_learning.trust_lo_eV_A")
+    trust_hi_eV_A: float = default("active_learning.trust_hi_eV_A")
+    max_frames: int = default("active_learning.max_frames")
+    validation_fraction: float = default("active_learning.validation_fraction")
+    training_steps: int | None = default("active_learning.training_steps")
+    init_from_previous: bool = default("active_learning.init_from_previous")
 
     def __post_init__(self) -> None:
         k = "active_learning"

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from ionscale.settings import default
+
 ENGINES = ("gpaw", "deepmd", "lammps", "dolfinx", "snakemake")
 
 
@@ -61,8 +63,8 @@ class CheckSettings:
         Threads for torch / DeePMD / OpenMP.
     """
 
-    dp_training_steps: int = 20
-    md_steps: int = 10
+    dp_training_steps: int = default("check.dp_training_steps")
+    md_steps: int = default("check.md_steps")
     threads: int = 1
     engines: tuple[str, ...] = field(default=ENGINES)
 

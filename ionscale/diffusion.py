@@ -71,6 +71,7 @@ import numpy as np
 
 from ionscale.io import Quantity, add_dataset, atomic_path, open_result_h5
 from ionscale.provenance import Provenance
+from ionscale.settings import default
 from ionscale.units import A2_PER_PS_TO_CM2_PER_S, ELEMENTARY_CHARGE_C, BOLTZMANN_eV_K
 
 #: Direction sets an MSD/D is reported for: name → Cartesian components (d = their number).
@@ -531,14 +532,14 @@ class MSDSettings:
         Fewer observed hops than this give a warning.
     """
 
-    directions: str = "xyz"
-    ballistic_time_ps: float = 1.0
-    max_fit_fraction: float = 0.5
-    slope_tolerance: float = 0.25
-    min_fit_points: int = 10
-    max_fit_points: int = 64
-    hop_distance_A: float = 1.5
-    min_hops: int = 20
+    directions: str = default("diffusion.directions")
+    ballistic_time_ps: float = default("diffusion.ballistic_time_ps")
+    max_fit_fraction: float = default("diffusion.max_fit_fraction")
+    slope_tolerance: float = default("diffusion.slope_tolerance")
+    min_fit_points: int = default("diffusion.min_fit_points")
+    max_fit_points: int = default("diffusion.max_fit_points")
+    hop_distance_A: float = default("diffusion.hop_distance_A")
+    min_hops: int = default("diffusion.min_hops")
 
     def __post_init__(self) -> None:
         if self.min_fit_points > self.max_fit_points:
@@ -950,10 +951,10 @@ class ArrheniusSettings:
         Warn when the lowest MD temperature exceeds this multiple of the report temperature.
     """
 
-    report_temperature_K: float = 300.0
-    charge_number: float = 1.0
-    min_temperatures: int = 3
-    extrapolation_warning_ratio: float = 1.5
+    report_temperature_K: float = default("diffusion.report_temperature_K")
+    charge_number: float = default("diffusion.charge_number")
+    min_temperatures: int = default("diffusion.min_temperatures")
+    extrapolation_warning_ratio: float = default("diffusion.extrapolation_warning_ratio")
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ArrheniusSettings:

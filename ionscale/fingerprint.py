@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ionscale.settings import default
+
 if TYPE_CHECKING:
     import h5py
     from ase import Atoms
@@ -136,10 +138,10 @@ class SoapSettings:
         Width of the Gaussian smearing of each atom, Å.
     """
 
-    r_cut_A: float = 5.0
-    n_max: int = 6
-    l_max: int = 4
-    sigma_A: float = 0.5
+    r_cut_A: float = default("fingerprint.soap.r_cut_A")
+    n_max: int = default("fingerprint.soap.n_max")
+    l_max: int = default("fingerprint.soap.l_max")
+    sigma_A: float = default("fingerprint.soap.sigma_A")
 
     def __post_init__(self) -> None:
         if self.r_cut_A < 1.0:
@@ -633,9 +635,9 @@ class FingerprintSettings:
     """
 
     soap: SoapSettings = field(default_factory=SoapSettings)
-    selection: str = "fps"
-    validation_fraction: float = 0.2
-    li_content_bins: int = 4
+    selection: str = default("fingerprint.selection")
+    validation_fraction: float = default("fingerprint.validation_fraction")
+    li_content_bins: int = default("fingerprint.li_content_bins")
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> FingerprintSettings:

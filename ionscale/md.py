@@ -67,6 +67,7 @@ import numpy as np
 
 from ionscale.io import add_dataset, open_result_h5
 from ionscale.provenance import Provenance
+from ionscale.settings import default
 
 log = logging.getLogger(__name__)
 
@@ -142,26 +143,26 @@ class MDSettings:
     """
 
     temperature_K: float
-    timestep_fs: float = 1.0
-    thermostat_damping_fs: float = 100.0
-    equilibration_ensemble: str = "npt"
-    barostat: str = "aniso"
-    pressure_bar: float = 1.0
-    barostat_damping_fs: float = 1000.0
-    equilibration_steps: int = 5000
-    production_steps: int = 50000
-    sample_stride_steps: int = 10
-    model_deviation_stride_steps: int = 100
-    trust_lo_eV_A: float = 0.05
-    trust_hi_eV_A: float = 0.15
-    max_extrapolating_share: float = 0.05
-    min_distance_A: float = 0.9
-    max_temperature_factor: float = 3.0
-    max_energy_drop_eV_atom: float = 0.1
-    zbl_enabled: bool = False
-    zbl_inner_A: float = 0.6
-    zbl_outer_A: float = 1.0
-    mobile_species: str = "Li"
+    timestep_fs: float = default("md.timestep_fs")
+    thermostat_damping_fs: float = default("md.thermostat_damping_fs")
+    equilibration_ensemble: str = default("md.equilibration_ensemble")
+    barostat: str = default("md.barostat")
+    pressure_bar: float = default("md.pressure_bar")
+    barostat_damping_fs: float = default("md.barostat_damping_fs")
+    equilibration_steps: int = default("md.equilibration_steps")
+    production_steps: int = default("md.production_steps")
+    sample_stride_steps: int = default("md.sample_stride_steps")
+    model_deviation_stride_steps: int = default("md.model_deviation_stride_steps")
+    trust_lo_eV_A: float = default("md.trust_lo_eV_A")
+    trust_hi_eV_A: float = default("md.trust_hi_eV_A")
+    max_extrapolating_share: float = default("md.max_extrapolating_share")
+    min_distance_A: float = default("md.min_distance_A")
+    max_temperature_factor: float = default("md.max_temperature_factor")
+    max_energy_drop_eV_atom: float = default("md.max_energy_drop_eV_atom")
+    zbl_enabled: bool = default("md.zbl_repulsion.enabled")
+    zbl_inner_A: float = default("md.zbl_repulsion.inner_A")
+    zbl_outer_A: float = default("md.zbl_repulsion.outer_A")
+    mobile_species: str = default("reference.mobile_species")
     seed: int = 1
 
     def __post_init__(self) -> None:

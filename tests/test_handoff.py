@@ -158,7 +158,12 @@ def _upstream(tmp_path: Path, drop: str = "", bad_units: str = "") -> dict[str, 
             0.0,
             t,
             NetworkSettings(
-                width=4, form="ideal", adam_steps=20, lbfgs_steps=0, validation_fraction=0
+                width=4,
+                form="ideal",
+                adam_steps=20,
+                lbfgs_steps=0,
+                validation_fraction=0,
+                n_bootstrap=0,
             ),
         )
         fits.append(fit)

@@ -92,7 +92,9 @@ def regular_fit():
     x = np.linspace(0.03, 0.97, 30)
     _, mu, _ = regular_solution(x, OMEGA, T)
     sigma = np.full_like(x, 1e-3)
-    settings = NetworkSettings(width=16, form="auto", adam_steps=1500, lbfgs_steps=100, seed=2)
+    settings = NetworkSettings(
+        width=16, form="auto", adam_steps=1500, lbfgs_steps=100, n_bootstrap=0, seed=2
+    )
     return fit_free_energy(x, mu + rng.normal(0, 1e-3, len(x)), sigma, 0.0, T, settings)
 
 
@@ -270,7 +272,7 @@ def test_non_monotone_sgc_data_is_an_error_naming_the_values():
 def test_temperature_without_monte_carlo_data_is_named():
     x = np.linspace(0.1, 0.9, 9)
     r = _mc_result(x, regular_solution(x, OMEGA, T)[1], 0.002, ensemble="vcsgc")
-    settings = NetworkSettings(width=4, form="ideal", adam_steps=5, lbfgs_steps=0)
+    settings = NetworkSettings(width=4, form="ideal", adam_steps=5, lbfgs_steps=0, n_bootstrap=0)
     with pytest.raises(MonteCarloDataError, match=r"T = \[400\.0\] K"):
         learn_free_energy([r], [300, 400], 0.0, np.linspace(0.1, 0.9, 9), settings)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ionscale.settings import default
 from ionscale.units import BOLTZMANN_eV_K, FARADAY_C_mol, GAS_CONSTANT_J_mol_K
 
 #: Seconds per hour (the C-rate is in 1/h).
@@ -174,17 +175,17 @@ class SolverSettings:
         Newton (PETSc SNES) relative and absolute residual tolerances.
     """
 
-    mesh_cells: int = 64
-    mesh_grading: float = 1.5
-    element_degree: int = 1
-    displacement_degree: int = 2
-    time_step_tolerance: float = 1e-3
-    max_steps: int = 20000
-    output_frames: int = 20
-    min_thermodynamic_factor: float = 1e-2
-    fit_tolerance: float = 1e-3
-    snes_rtol: float = 1e-10
-    snes_atol: float = 1e-12
+    mesh_cells: int = default("fem.solver.mesh_cells")
+    mesh_grading: float = default("fem.solver.mesh_grading")
+    element_degree: int = default("fem.solver.element_degree")
+    displacement_degree: int = default("fem.solver.displacement_degree")
+    time_step_tolerance: float = default("fem.solver.time_step_tolerance")
+    max_steps: int = default("fem.solver.max_steps")
+    output_frames: int = default("fem.solver.output_frames")
+    min_thermodynamic_factor: float = default("fem.solver.min_thermodynamic_factor")
+    fit_tolerance: float = default("fem.solver.fit_tolerance")
+    snes_rtol: float = default("fem.solver.snes_rtol")
+    snes_atol: float = default("fem.solver.snes_atol")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> SolverSettings:

@@ -86,6 +86,7 @@ from ionscale.phasefield.core import (
     integrate,
     write_history,
 )
+from ionscale.settings import default
 from ionscale.units import ELEMENTARY_CHARGE_C, AVOGADRO_per_mol, BOLTZMANN_eV_K
 
 #: The output contract of a case's summary.json: every scalar it holds (dotted paths; a value
@@ -442,12 +443,12 @@ class SolverSettings:
         ``"log"``: t = 0 and geometric from 1e-3 of the final time; ``"linear"``: uniform.
     """
 
-    rtol: float = 1e-2
-    atol: float = 1e-4
-    max_steps: int = 200_000
-    stabilisation: float = 1.0
-    n_snapshots: int = 9
-    snapshot_spacing: str = "log"
+    rtol: float = default("phasefield.solver.rtol")
+    atol: float = default("phasefield.solver.atol")
+    max_steps: int = default("phasefield.solver.max_steps")
+    stabilisation: float = default("phasefield.solver.stabilisation")
+    n_snapshots: int = default("phasefield.solver.n_snapshots")
+    snapshot_spacing: str = default("phasefield.solver.snapshot_spacing")
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any]) -> SolverSettings:

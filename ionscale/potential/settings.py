@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from ionscale.settings import default
+
 #: What a gate does when an RMSE is above its limit.
 GATE_ACTIONS = ("error", "warn")
 #: What happens when rcut exceeds half the smallest cell height of a training frame.
@@ -43,9 +45,9 @@ class LearningRate:
         Steps between decays; DeePMD-kit derives the decay rate from start, stop and steps.
     """
 
-    start_lr: float = 1e-3
-    stop_lr: float = 1e-6
-    decay_steps: int = 500
+    start_lr: float = default("potential.learning_rate.start_lr")
+    stop_lr: float = default("potential.learning_rate.stop_lr")
+    decay_steps: int = default("potential.learning_rate.decay_steps")
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,12 @@ class LossPrefactors:
     .. [2] L. Zhang et al., Phys. Rev. Lett. 120, 143001 (2018).
     """
 
-    start_pref_e: float = 0.02
-    limit_pref_e: float = 1.0
-    start_pref_f: float = 1000.0
-    limit_pref_f: float = 1.0
-    start_pref_v: float = 0.0
-    limit_pref_v: float = 0.0
+    start_pref_e: float = default("potential.loss.start_pref_e")
+    limit_pref_e: float = default("potential.loss.limit_pref_e")
+    start_pref_f: float = default("potential.loss.start_pref_f")
+    limit_pref_f: float = default("potential.loss.limit_pref_f")
+    start_pref_v: float = default("potential.loss.start_pref_v")
+    limit_pref_v: float = default("potential.loss.limit_pref_v")
 
     @property
     def uses_virial(self) -> bool:
@@ -86,10 +88,10 @@ class Gates:
         ``"error"`` stops the workflow, ``"warn"`` logs a warning and goes on.
     """
 
-    energy_rmse_meV_atom: float | None = None
-    force_rmse_meV_A: float | None = None
-    virial_rmse_meV_atom: float | None = None
-    action: str = "error"
+    energy_rmse_meV_atom: float | None = default("potential.gates.energy_rmse_meV_atom")
+    force_rmse_meV_A: float | None = default("potential.gates.force_rmse_meV_A")
+    virial_rmse_meV_atom: float | None = default("potential.gates.virial_rmse_meV_atom")
+    action: str = default("potential.gates.action")
 
 
 @dataclass(frozen=True)
@@ -124,23 +126,23 @@ class PotentialSettings:
         RMSE limits on the validation set.
     """
 
-    n_models: int = 4
-    descriptor: str = "se_e2_a"
-    rcut_A: float = 6.0
-    rcut_smth_A: float = 0.5
-    inner_rcut_A: float = 4.0
-    sel_margin: float = 1.1
-    descriptor_neuron: tuple[int, ...] = (25, 50, 100)
-    axis_neuron: int = 16
-    fitting_neuron: tuple[int, ...] = (240, 240, 240)
+    n_models: int = default("potential.n_models")
+    descriptor: str = default("potential.descriptor")
+    rcut_A: float = default("potential.rcut_A")
+    rcut_smth_A: float = default("potential.rcut_smth_A")
+    inner_rcut_A: float = default("potential.inner_rcut_A")
+    sel_margin: float = default("potential.sel_margin")
+    descriptor_neuron: tuple[int, ...] = default("potential.descriptor_neuron")
+    axis_neuron: int = default("potential.axis_neuron")
+    fitting_neuron: tuple[int, ...] = default("potential.fitting_neuron")
     learning_rate: LearningRate = field(default_factory=LearningRate)
     loss: LossPrefactors = field(default_factory=LossPrefactors)
-    numb_steps: int = 10000
-    batch_size: int = 1
-    disp_freq: int = 100
-    compress: bool = True
-    compress_table_step: float = 0.01
-    cell_height_policy: str = "error"
+    numb_steps: int = default("potential.training.numb_steps")
+    batch_size: int = default("potential.training.batch_size")
+    disp_freq: int = default("potential.training.disp_freq")
+    compress: bool = default("potential.compress.enabled")
+    compress_table_step: float = default("potential.compress.table_step")
+    cell_height_policy: str = default("potential.cell_height_policy")
     gates: Gates = field(default_factory=Gates)
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ from ase import Atoms
 from ase.units import Rydberg, kB
 
 from ionscale.config import ConfigError
+from ionscale.settings import default, default_factory
 
 SMEARINGS = ("fermi-dirac", "marzari-vanderbilt", "methfessel-paxton")
 DISPERSIONS = ("none", "d3-bj", "d3-zero")
@@ -71,18 +72,20 @@ class CalculatorSettings:
         Extra code-specific keyword arguments passed verbatim to the ASE calculator.
     """
 
-    name: str = "gpaw"
-    cutoff_eV: float = 500.0
-    kpoint_density_per_A: float = 3.0
-    xc: str = "PBE"
-    spin_polarized: bool = False
-    smearing: str = "fermi-dirac"
-    smearing_width_eV: float = 0.1
-    dispersion: str = "d3-bj"
-    scf_max_iterations: int = 100
-    scf_energy_tolerance_eV: float = 1e-5
-    command: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=dict)
+    name: str = default("reference.calculator.name")
+    cutoff_eV: float = default("reference.calculator.cutoff_eV")
+    kpoint_density_per_A: float = default("reference.calculator.kpoint_density_per_A")
+    xc: str = default("reference.calculator.xc")
+    spin_polarized: bool = default("reference.calculator.spin_polarized")
+    smearing: str = default("reference.calculator.smearing")
+    smearing_width_eV: float = default("reference.calculator.smearing_width_eV")
+    dispersion: str = default("reference.calculator.dispersion")
+    scf_max_iterations: int = default("reference.calculator.scf_max_iterations")
+    scf_energy_tolerance_eV: float = default("reference.calculator.scf_energy_tolerance_eV")
+    command: str = default("reference.calculator.command")
+    parameters: Mapping[str, Any] = field(
+        default_factory=default_factory("reference.calculator.parameters")
+    )
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CalculatorSettings:

@@ -24,6 +24,7 @@ import numpy as np
 from ase import Atoms
 
 from ionscale.reference.structures import closest_pair
+from ionscale.settings import default
 
 
 @dataclass(frozen=True)
@@ -41,10 +42,10 @@ class CheckSettings:
         Accepted window of energy per atom, eV/atom, in the code's energy reference.
     """
 
-    max_net_force_eV_A: float = 0.05
-    min_pair_distance_A: float = 0.9
-    energy_per_atom_min_eV: float = -20.0
-    energy_per_atom_max_eV: float = 0.0
+    max_net_force_eV_A: float = default("reference.checks.max_net_force_eV_A")
+    min_pair_distance_A: float = default("reference.checks.min_pair_distance_A")
+    energy_per_atom_min_eV: float = default("reference.checks.energy_per_atom_min_eV")
+    energy_per_atom_max_eV: float = default("reference.checks.energy_per_atom_max_eV")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CheckSettings:

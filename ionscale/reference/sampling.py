@@ -61,6 +61,7 @@ from ionscale.reference.structures import (
     sublattice_indices,
     validate_structure,
 )
+from ionscale.settings import default, default_factory
 
 #: Cutoff of the near-duplicate fingerprint, Å.
 FINGERPRINT_CUTOFF_A = 5.0
@@ -92,15 +93,15 @@ class MDSettings:
         k-point density of the MD potential, points per Å⁻¹ (0: Γ point only).
     """
 
-    enabled: bool = False
-    temperature_K: float = 600.0
-    timestep_fs: float = 1.0
-    equilibration_steps: int = 20
-    n_frames: int = 4
-    sample_interval_steps: int = 10
-    friction_per_fs: float = 0.01
-    basis: str = "sz(dzp)"
-    kpoint_density_per_A: float = 0.0
+    enabled: bool = default("reference.sampling.md.enabled")
+    temperature_K: float = default("reference.sampling.md.temperature_K")
+    timestep_fs: float = default("reference.sampling.md.timestep_fs")
+    equilibration_steps: int = default("reference.sampling.md.equilibration_steps")
+    n_frames: int = default("reference.sampling.md.n_frames")
+    sample_interval_steps: int = default("reference.sampling.md.sample_interval_steps")
+    friction_per_fs: float = default("reference.sampling.md.friction_per_fs")
+    basis: str = default("reference.sampling.md.basis")
+    kpoint_density_per_A: float = default("reference.sampling.md.kpoint_density_per_A")
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,24 @@ class ExtraStructureSettings:
         Rattled and strained copies besides the ideal structure.
     """
 
-    enabled: bool = True
-    file: str = ""
-    prototype: str = ""
-    supercell: tuple[int, int, int] = (1, 1, 1)
-    n_rattle: int = 2
-    n_strain: int = 2
+    enabled: bool
+    file: str
+    prototype: str
+    supercell: tuple[int, int, int]
+    n_rattle: int
+    n_strain: int
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ExtraStructureSettings:
+        """From ``reference.li_metal`` or ``reference.host``."""
+        cfg = dict(cfg)
+        cfg["supercell"] = tuple(int(r) for r in cfg["supercell"])
+        return cls(**cfg)
+
+    @classmethod
+    def schema_default(cls, role: str) -> ExtraStructureSettings:
+        """The schema defaults of ``reference.<role>`` (the two roles differ)."""
+        return cls.from_config(default_factory(f"reference.{role}")())
 
 
 @dataclass(frozen=True)
@@ -135,34 +148,33 @@ class SamplingSettings:
     fractions of the mobile species.
     """
 
-    supercells: tuple[tuple[int, int, int], ...] = ((1, 1, 1),)
-    mobile_species: str = "Li"
-    x_range: tuple[float, float] = (0.0, 1.0)
-    n_compositions: int = 3
-    orderings_per_composition: int = 2
-    rattle_per_ordering: int = 3
-    rattle_stdev_A: float = 0.05
-    strain_per_ordering: int = 2
-    max_strain: float = 0.03
-    strain_rattle_stdev_A: float = 0.02
-    hop_images: int = 3
-    contact_distances_A: tuple[float, ...] = ()
-    duplicate_tolerance_A: float = 0.01
-    min_distance_A: float = 0.9
+    supercells: tuple[tuple[int, int, int], ...] = default("reference.structure.supercells")
+    mobile_species: str = default("reference.mobile_species")
+    x_range: tuple[float, float] = default("reference.x_range")
+    n_compositions: int = default("reference.sampling.n_compositions")
+    orderings_per_composition: int = default("reference.sampling.orderings_per_composition")
+    rattle_per_ordering: int = default("reference.sampling.rattle_per_ordering")
+    rattle_stdev_A: float = default("reference.sampling.rattle_stdev_A")
+    strain_per_ordering: int = default("reference.sampling.strain_per_ordering")
+    max_strain: float = default("reference.sampling.max_strain")
+    strain_rattle_stdev_A: float = default("reference.sampling.strain_rattle_stdev_A")
+    hop_images: int = default("reference.sampling.hop_images")
+    contact_distances_A: tuple[float, ...] = default("reference.sampling.contact_distances_A")
+    duplicate_tolerance_A: float = default("reference.sampling.duplicate_tolerance_A")
+    min_distance_A: float = default("reference.checks.min_pair_distance_A")
     md: MDSettings = field(default_factory=MDSettings)
-    li_metal: ExtraStructureSettings = field(default_factory=ExtraStructureSettings)
-    host: ExtraStructureSettings = field(default_factory=ExtraStructureSettings)
+    li_metal: ExtraStructureSettings = field(
+        default_factory=lambda: ExtraStructureSettings.schema_default("li_metal")
+    )
+    host: ExtraStructureSettings = field(
+        default_factory=lambda: ExtraStructureSettings.schema_default("host")
+    )
 
     @classmethod
     def from_config(cls, reference: Mapping[str, Any]) -> SamplingSettings:
         """From the (default-filled) ``reference`` config section."""
         s = dict(reference["sampling"])
         md = MDSettings(**s.pop("md"))
-
-        def extra(cfg: Mapping[str, Any]) -> ExtraStructureSettings:
-            cfg = dict(cfg)
-            cfg["supercell"] = tuple(int(r) for r in cfg["supercell"])
-            return ExtraStructureSettings(**cfg)
 
         x_lo, x_hi = (float(v) for v in reference["x_range"])
         if not 0.0 <= x_lo <= x_hi <= 1.0:
@@ -174,8 +186,8 @@ class SamplingSettings:
             mobile_species=reference["mobile_species"],
             x_range=(x_lo, x_hi),
             md=md,
-            li_metal=extra(reference["li_metal"]),
-            host=extra(reference["host"]),
+            li_metal=ExtraStructureSettings.from_config(reference["li_metal"]),
+            host=ExtraStructureSettings.from_config(reference["host"]),
             min_distance_A=float(reference["checks"]["min_pair_distance_A"]),
             contact_distances_A=tuple(float(d) for d in s.pop("contact_distances_A", ())),
             **s,

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from ionscale.settings import default
+
 log = logging.getLogger(__name__)
 
 
@@ -37,10 +39,10 @@ class RelaxSettings:
         ``failed`` and left out of the fits.
     """
 
-    fmax_eV_A: float = 0.05
-    max_steps: int = 200
-    relax_cell: bool = True
-    min_distance_A: float = 0.8
+    fmax_eV_A: float = default("thermo.relax.fmax_eV_A")
+    max_steps: int = default("thermo.relax.max_steps")
+    relax_cell: bool = default("thermo.relax.relax_cell")
+    min_distance_A: float = default("thermo.relax.min_distance_A")
 
 
 @dataclass

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from ionscale.settings import default, default_factory
 from ionscale.thermo.structures import HostLattice
 
 
@@ -37,9 +38,11 @@ class CESettings:
         Seed of the fold assignment.
     """
 
-    cutoffs_A: list[float] = field(default_factory=lambda: [6.0])
-    fit_method: str = "least-squares"
-    n_splits: int = 5
+    cutoffs_A: list[float] = field(
+        default_factory=default_factory("thermo.cluster_expansion.cutoffs_A")
+    )
+    fit_method: str = default("thermo.cluster_expansion.fit_method")
+    n_splits: int = default("thermo.cluster_expansion.n_splits")
     seed: int = 0
 
 

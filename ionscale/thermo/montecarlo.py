@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ionscale.settings import default, default_factory
 from ionscale.thermo.structures import VACANCY, HostLattice
 from ionscale.units import BOLTZMANN_eV_K
 
@@ -67,14 +68,14 @@ class MCSettings:
         Seed of the Monte Carlo random streams.
     """
 
-    ensemble: str = "vcsgc"
-    supercell: list[int] = field(default_factory=lambda: [4, 4, 2])
-    n_points: int = 20
-    x_min: float = 0.02
-    x_max: float = 0.98
-    kappa: float = 200.0
-    equilibration_sweeps: int = 100
-    production_sweeps: int = 400
+    ensemble: str = default("thermo.monte_carlo.ensemble")
+    supercell: list[int] = field(default_factory=default_factory("thermo.monte_carlo.supercell"))
+    n_points: int = default("thermo.monte_carlo.n_points")
+    x_min: float = default("thermo.monte_carlo.x_min")
+    x_max: float = default("thermo.monte_carlo.x_max")
+    kappa: float = default("thermo.monte_carlo.kappa")
+    equilibration_sweeps: int = default("thermo.monte_carlo.equilibration_sweeps")
+    production_sweeps: int = default("thermo.monte_carlo.production_sweeps")
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ionscale.settings import default
 from ionscale.units import BOLTZMANN_eV_K
 
 log = logging.getLogger(__name__)
@@ -66,17 +67,17 @@ class NetworkSettings:
         Seed of initialisation, split and bootstrap.
     """
 
-    width: int = 32
-    depth: int = 2
-    activation: str = "tanh"
-    form: str = "auto"
-    adam_steps: int = 2000
-    learning_rate: float = 0.01
-    lbfgs_steps: int = 100
-    anchor_weight: float = 1.0
-    validation_fraction: float = 0.2
-    sigma_floor_eV: float = 0.001
-    n_bootstrap: int = 0
+    width: int = default("thermo.network.width")
+    depth: int = default("thermo.network.depth")
+    activation: str = default("thermo.network.activation")
+    form: str = default("thermo.network.form")
+    adam_steps: int = default("thermo.network.adam_steps")
+    learning_rate: float = default("thermo.network.learning_rate")
+    lbfgs_steps: int = default("thermo.network.lbfgs_steps")
+    anchor_weight: float = default("thermo.network.anchor_weight")
+    validation_fraction: float = default("thermo.network.validation_fraction")
+    sigma_floor_eV: float = default("thermo.network.sigma_floor_eV")
+    n_bootstrap: int = default("thermo.network.n_bootstrap")
     seed: int = 0
 
     def __post_init__(self) -> None:
