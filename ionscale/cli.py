@@ -53,6 +53,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config_docs(args: argparse.Namespace) -> int:
+    """config/README.md's key table, generated from the schema."""
+    from ionscale.config import markdown_key_table, write_key_table
+
+    if args.write:
+        changed = write_key_table(args.write)
+        print(f"{args.write}: {'updated' if changed else 'already up to date'}")
+    else:
+        print(markdown_key_table(), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ionscale", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("configfile", type=Path)
     p.add_argument("--print", action="store_true", help="print the default-filled config")
     p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser(
+        "config-docs", help="print config/README.md's key table, generated from the schema"
+    )
+    p.add_argument("--write", type=Path, help="replace the '## Keys' section of this file")
+    p.set_defaults(func=_cmd_config_docs)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -138,21 +138,42 @@ def schema_key_paths(schema: Mapping[str, Any] | None = None, prefix: str = "") 
     return out
 
 
-def subset(config: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    """The config subset a rule uses, by dotted keys: ``subset(cfg, "system", "reference")``.
+def subset(config: Mapping[str, Any], *keys: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The config tree restricted to the given dotted keys, nested as in the config file.
 
-    Rules pass exactly this as ``params.config`` so that changing any other key does not rerun
-    them, and scripts record it as provenance.
+    ``subset(cfg, "seed", "md", "reference.mobile_species", exclude=("md.temperatures_K",))``
+    → ``{"md": {...every md key but temperatures_K}, "reference": {"mobile_species": "Li"},
+    "seed": 7}``. Rules pass exactly this as ``params.config`` (so changing any other key does
+    not rerun them); scripts and the package read it like the config itself
+    (``cfg["md"]["supercell"]``), and results record it as provenance. Keys are sorted at
+    every level.
     """
     out: dict[str, Any] = {}
     for key in keys:
+        parts = key.split(".")
         node: Any = config
-        for part in key.split("."):
+        for part in parts:
             if not isinstance(node, Mapping) or part not in node:
                 raise ConfigError(f"config has no key '{key}'")
             node = node[part]
-        out[key] = sorted_keys(node)
-    return dict(sorted(out.items()))
+        dst = out
+        for part in parts[:-1]:
+            dst = dst.setdefault(part, {})
+        dst[parts[-1]] = _merged(dst.get(parts[-1]), copy.deepcopy(node))
+    for key in exclude:
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part, {})
+        node.pop(leaf, None)
+    return sorted_keys(out)
+
+
+def _merged(old: Any, new: Any) -> Any:
+    """``new``, with the keys of an earlier mapping ``old`` at the same place kept."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
+    return new
 
 
 def sorted_keys(node: Any) -> Any:
@@ -178,3 +199,83 @@ def derive_seed(master_seed: int, *labels: object) -> int:
 
     text = ":".join(map(str, (master_seed, *labels)))
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+# -- documentation: config/README.md's key table is generated from the schema -------------------
+
+KEYS_HEADING = "## Keys"
+
+
+def _type_text(sub: Mapping[str, Any]) -> str:
+    """A key's type and range in words (``integer 1–10000``, ``number in (0, 1]``, enums)."""
+    if "enum" in sub:
+        return " \\| ".join(f"`{v}`" if v != "" else '`""`' for v in sub["enum"])
+    kind = sub.get("type", "any")
+    if isinstance(kind, list):
+        return " or ".join(kind)
+    if kind == "object":
+        return "mapping"
+    if kind == "array":
+        item = sub.get("items", {}).get("type")
+        noun = {"integer": "integers", "number": "numbers", "string": "strings"}.get(item)
+        if item == "array":
+            noun = "lists"
+        return f"list of {noun}" if noun else "list"
+    lo, hi = sub.get("minimum"), sub.get("maximum")
+    xlo, xhi = sub.get("exclusiveMinimum"), sub.get("exclusiveMaximum")
+    if lo is None and xlo is None and hi is None and xhi is None:
+        return kind
+    if (lo is not None or xlo is not None) and (hi is not None or xhi is not None):
+        if lo is not None and hi is not None:
+            return f"{kind} {lo}–{hi}"
+        left = f"[{lo}" if lo is not None else f"({xlo}"
+        right = f"{hi}]" if hi is not None else f"{xhi})"
+        return f"{kind} in {left}, {right}"
+    if lo is not None:
+        return f"{kind} ≥ {lo}"
+    if xlo is not None:
+        return f"{kind} > {xlo}"
+    return f"{kind} ≤ {hi}" if hi is not None else f"{kind} < {xhi}"
+
+
+def _default_text(value: Any) -> str:
+    import json
+
+    if isinstance(value, str):
+        return f"`{value}`" if value else '`""`'
+    return "`" + json.dumps(value, ensure_ascii=False).replace("|", "\\|") + "`"
+
+
+def markdown_key_table(schema: Mapping[str, Any] | None = None) -> str:
+    """The ``## Keys`` section of config/README.md: one row per schema key (type and range,
+    default, description), in schema order. ``ionscale config-docs --write`` puts it in place;
+    a test fails when the README and the schema differ."""
+    schema = load_schema() if schema is None else schema
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        for name, sub in node.get("properties", {}).items():
+            path = f"{prefix}{name}"
+            text = " ".join(str(sub.get("description", "")).split()).replace("|", "\\|")
+            default = _default_text(sub["default"]) if "default" in sub else "(required)"
+            rows.append(f"| `{path}` | {_type_text(sub)} | {default} | {text} |")
+            if sub.get("type") == "object":
+                walk(sub, path + ".")
+            elif sub.get("type") == "array" and sub.get("items", {}).get("type") == "object":
+                walk(sub["items"], path + "[].")
+
+    walk(schema, "")
+    return f"{KEYS_HEADING}\n\n" + "\n".join(rows) + "\n"
+
+
+def write_key_table(readme: str | Path) -> bool:
+    """Replace the ``## Keys`` section (to the end of the file) of ``readme``; True if it
+    changed."""
+    path = Path(readme)
+    text = path.read_text()
+    head = text.split(KEYS_HEADING, 1)[0]
+    new = head + markdown_key_table()
+    if new != text:
+        path.write_text(new)
+        return True
+    return False

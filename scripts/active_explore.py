@@ -18,22 +18,21 @@ from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, build_md_cell
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import nest
 from ionscale.reference.structures import load_structure, sites_per_host_atom
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
 cfg = smk.params.config
-al = ActiveSettings.from_config(nest(cfg)["active_learning"])
-md = {key.removeprefix("md."): value for key, value in cfg.items() if key.startswith("md.")}
+al = ActiveSettings.from_config(cfg["active_learning"])
+md = cfg["md"]
 r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
-species = cfg["reference.mobile_species"]
+species = cfg["reference"]["mobile_species"]
 structure_file = getattr(smk.input, "structure", None)
 host = (
     load_structure(file=structure_file)
     if structure_file
-    else load_structure(prototype=cfg["reference.structure.prototype"])
+    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
 )
 atoms = build_md_cell(
     host,
@@ -42,7 +41,7 @@ atoms = build_md_cell(
     al.mobile_vacancies,
     seed=derive_seed(cfg["seed"], "active", r, "vacancies"),
     min_distance_A=md["min_distance_A"],
-    name=structure_file or cfg["reference.structure.prototype"],
+    name=structure_file or cfg["reference"]["structure"]["prototype"],
 )
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "active", r, temperature),

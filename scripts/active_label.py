@@ -8,11 +8,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import label_batch, nest
+from ionscale.reference.stage import label_batch
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-ref = nest(smk.params.config)["reference"]
+ref = smk.params.config["reference"]
 with open(smk.log.dft, "w") as dft_txt:
     result = label_batch(
         smk.input.frames,

@@ -13,12 +13,12 @@ from ionscale.active import ActiveSettings, select_candidates
 from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import nest, read_frames, write_frames
+from ionscale.reference.stage import read_frames, write_frames
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
-al = ActiveSettings.from_config(nest(cfg)["active_learning"])
+al = ActiveSettings.from_config(cfg["active_learning"])
 r = int(smk.wildcards.round)
 frames, per_run = [], {}
 for path, summary in zip(smk.input.frames, smk.input.summaries, strict=True):

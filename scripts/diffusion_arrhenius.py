@@ -20,7 +20,7 @@ from ionscale.provenance import Provenance
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
-cfg = {key.removeprefix("diffusion."): value for key, value in smk.params.config.items()}
+cfg = smk.params.config["diffusion"]
 summaries = [read_msd_summary(path) for path in smk.input.msd]
 result = arrhenius_from_summaries(summaries, ArrheniusSettings.from_config(cfg))
 write_arrhenius_h5(smk.output.arrhenius, result, Provenance.from_snakemake(smk, "diffusion"))

@@ -13,7 +13,7 @@ from ionscale.provenance import Provenance
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
-cfg = {key.removeprefix("diffusion."): value for key, value in smk.params.config.items()}
+cfg = smk.params.config["diffusion"]
 settings = MSDSettings.from_config(cfg)
 result = analyse_trajectory(smk.input.trajectory, settings)
 write_msd_h5(smk.output.msd, result, Provenance.from_snakemake(smk, "diffusion"))

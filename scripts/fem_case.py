@@ -28,8 +28,8 @@ if ranks <= 1:
     from ionscale.fem.run import run_case_from_config
 
     run_case_from_config(
-        cfg["fem.case"],
-        cfg["fem.solver"],
+        cfg["fem"]["cases"][0],
+        cfg["fem"]["solver"],
         smk.input.parameters,
         outdir,
         Provenance.from_snakemake(smk, "fem"),
@@ -40,8 +40,8 @@ else:
     if mpirun is None:
         sys.exit(f"rule fem_case: {ranks} threads need mpirun, which is not on PATH")
     job = {
-        "case": cfg["fem.case"],
-        "solver": cfg["fem.solver"],
+        "case": cfg["fem"]["cases"][0],
+        "solver": cfg["fem"]["solver"],
         "handoff": str(smk.input.parameters),
         "outdir": str(outdir),
         "provenance": {"stage": "fem", "config": dict(cfg), "inputs": [str(p) for p in smk.input]},

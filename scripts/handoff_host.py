@@ -8,12 +8,11 @@ from _common import setup
 
 from ionscale.handoff import run_host_properties
 from ionscale.provenance import Provenance
-from ionscale.thermo.stage import section
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 run_host_properties(
-    section(smk.params.config),
+    smk.params.config["handoff"],
     list(smk.input.models),
     {"orderings": smk.input.orderings, "relaxed": smk.input.relaxed},
     smk.output.h5,

@@ -17,14 +17,14 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
 cfg = smk.params.config
-md = {key.removeprefix("md."): value for key, value in cfg.items() if key.startswith("md.")}
+md = cfg["md"]
 temperature = int(smk.wildcards.T)
-species = cfg["reference.mobile_species"]
+species = cfg["reference"]["mobile_species"]
 structure_file = getattr(smk.input, "structure", None)
 host = (
     load_structure(file=structure_file)
     if structure_file
-    else load_structure(prototype=cfg["reference.structure.prototype"])
+    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
 )
 # the same cell (and vacancies) at every temperature; velocities differ per temperature
 atoms = build_md_cell(
@@ -34,7 +34,7 @@ atoms = build_md_cell(
     md["mobile_vacancies"],
     seed=derive_seed(cfg["seed"], "md", "vacancies"),
     min_distance_A=md["min_distance_A"],
-    name=structure_file or cfg["reference.structure.prototype"],
+    name=structure_file or cfg["reference"]["structure"]["prototype"],
 )
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "md", temperature), mobile_species=species

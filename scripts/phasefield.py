@@ -14,8 +14,8 @@ from ionscale.provenance import Provenance
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
-case = CahnHilliardCase.from_config(cfg["phasefield.case"])
-solver = SolverSettings.from_config(cfg["phasefield.solver"])
+case = CahnHilliardCase.from_config(cfg["phasefield"]["cases"][0])
+solver = SolverSettings.from_config(cfg["phasefield"]["solver"])
 parameters = read_parameters(smk.input.parameters)
 log.info("case %s: %s", case.name, case)
 summary = run_case(

@@ -26,7 +26,7 @@ stat, report = prepare_data(
     smk.output.data,
     active=active,
     active_validation_fraction=float(
-        smk.params.config.get("active_learning.validation_fraction", 0.2)
+        smk.params.config.get("active_learning", {}).get("validation_fraction", 0.2)
     ),
 )
 log.info("inputs: %s (active-learning files %s)", report, active)

@@ -26,7 +26,7 @@ frames, split = combined_frames_and_split(
     smk.input.labelled,
     smk.input.split,
     list(getattr(smk.input, "active", [])),
-    float(smk.params.config.get("active_learning.validation_fraction", 0.2)),
+    float(smk.params.config.get("active_learning", {}).get("validation_fraction", 0.2)),
 )
 models = list(smk.input.models)
 tests = evaluate_ensemble(

@@ -28,7 +28,8 @@ stat = NeighborStat.read(smk.input.neighbor_stat)
 inputs = dict(smk.input.items())
 init = None
 if "init_model" in inputs:
-    steps = cfg.get("active_learning.training_steps") or settings.numb_steps
+    al = cfg.get("active_learning", {})
+    steps = al.get("training_steps") or settings.numb_steps
     if steps <= settings.learning_rate.decay_steps:
         raise ValueError(
             f"active_learning.training_steps = {steps} must exceed "
@@ -36,7 +37,7 @@ if "init_model" in inputs:
         )
     settings = dataclasses.replace(settings, numb_steps=int(steps))
     old = NeighborStat.read(inputs["init_neighbor_stat"])
-    if not cfg.get("active_learning.init_from_previous", True):
+    if not al.get("init_from_previous", True):
         log.info("active_learning.init_from_previous is false: training from scratch")
     elif old.type_map == stat.type_map and sel_fits(stat.sel, old.sel):
         stat = dataclasses.replace(stat, sel=old.sel)

@@ -7,11 +7,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import gather, nest
+from ionscale.reference.stage import gather
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-ref = nest(smk.params.config)["reference"]
+ref = smk.params.config["reference"]
 inputs = dict(smk.input.items())
 summary = gather(
     smk.input.sampled,

@@ -7,11 +7,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import import_data, nest
+from ionscale.reference.stage import import_data
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-ref = nest(smk.params.config)["reference"]
+ref = smk.params.config["reference"]
 inputs = dict(smk.input.items())
 import_data(
     ref["imports"],

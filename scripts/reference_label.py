@@ -7,11 +7,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.provenance import Provenance
-from ionscale.reference.stage import label_batch, nest
+from ionscale.reference.stage import label_batch
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-ref = nest(smk.params.config)["reference"]
+ref = smk.params.config["reference"]
 with open(smk.log.dft, "w") as dft_txt:  # GPAW's text output of every frame of the batch
     result = label_batch(
         smk.input.frames,

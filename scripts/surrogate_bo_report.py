@@ -10,17 +10,17 @@ from _common import setup
 from ionscale.io import write_json
 from ionscale.provenance import Provenance, file_hash
 from ionscale.surrogate.plots import bo_trace_plot
-from ionscale.surrogate.study import bo_summary, read_cases, save_model, section
+from ionscale.surrogate.study import bo_summary, read_cases, save_model
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
 metrics, optimizer = bo_summary(
-    section(cfg, "surrogate.bo"),
+    cfg["surrogate"]["bo"],
     read_cases(smk.input.rounds),
     read_cases(smk.input.grid),
     cfg["seed"],
-    cfg["surrogate.gp_restarts"],
+    cfg["surrogate"]["gp_restarts"],
 )
 save_model(smk.output.model, optimizer)
 metrics["model_file"] = Path(smk.output.model).name

@@ -10,7 +10,7 @@ from _common import setup
 from ionscale.io import write_json
 from ionscale.provenance import Provenance
 from ionscale.surrogate.solvers import run_study_case
-from ionscale.surrogate.study import case_stage_config, read_design
+from ionscale.surrogate.study import read_design
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
@@ -20,7 +20,7 @@ provenance = Provenance.from_snakemake(smk, "surrogate")
 record = run_study_case(
     design,
     smk.wildcards.case,
-    case_stage_config(cfg, design["solver"]),
+    cfg[design["solver"]],
     smk.input.parameters,
     smk.output.solver,
     provenance,

@@ -14,7 +14,6 @@ from ionscale.surrogate.study import (
     bo_grid_design,
     bo_round_design,
     read_cases,
-    section,
     sweep_design,
 )
 
@@ -24,16 +23,16 @@ cfg = smk.params.config
 kind = smk.params.kind
 if kind == "sweep":
     solver = smk.wildcards.solver
-    design = sweep_design(section(cfg, f"surrogate.{solver}"), solver, cfg["seed"])
+    design = sweep_design(cfg["surrogate"][solver], solver, cfg["seed"])
 elif kind == "bo_grid":
-    design = bo_grid_design(section(cfg, "surrogate.bo"))
+    design = bo_grid_design(cfg["surrogate"]["bo"])
 elif kind == "bo_round":
     design = bo_round_design(
-        section(cfg, "surrogate.bo"),
+        cfg["surrogate"]["bo"],
         int(smk.wildcards.round),
         read_cases(smk.input.cases),
         cfg["seed"],
-        cfg.get("surrogate.gp_restarts", 0),  # round 0 fits nothing
+        cfg["surrogate"].get("gp_restarts", 0),  # round 0 fits nothing
     )
 else:
     sys.exit(f"unknown design kind {kind!r}")

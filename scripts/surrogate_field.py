@@ -16,16 +16,16 @@ from ionscale.surrogate.study import fit_field_surrogate, read_cases, save_model
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
-sweep = cfg["surrogate.phasefield"]
+sweep = cfg["surrogate"]["phasefield"]
 model, metrics, example = fit_field_surrogate(
     read_cases(smk.input.cases),
     sweep_space({"surrogate": {"phasefield": sweep}}, "phasefield"),
     "phasefield",
-    test_fraction=cfg["surrogate.test_fraction"],
+    test_fraction=cfg["surrogate"]["test_fraction"],
     n_components=sweep["n_components"],
     isotropic=sweep["isotropic"],
     seed=derive_seed(cfg["seed"], "surrogate", "phasefield", "field"),
-    n_restarts=cfg["surrogate.gp_restarts"],
+    n_restarts=cfg["surrogate"]["gp_restarts"],
 )
 save_model(smk.output.model, model)
 metrics["model_file"] = Path(smk.output.model).name

@@ -17,17 +17,17 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 cfg = smk.params.config
 solver, output = smk.params.solver, smk.params.output
-sweep = cfg[f"surrogate.{solver}"]
+sweep = cfg["surrogate"][solver]
 model, metrics, arrays = fit_scalar_target(
     read_cases(smk.input.cases),
     sweep_space({"surrogate": {solver: sweep}}, solver),
     output,
     key=f"surrogate.{solver}.targets[{sweep['targets'].index(output)}]",
-    test_fraction=cfg["surrogate.test_fraction"],
-    level=cfg["surrogate.interval_level"],
+    test_fraction=cfg["surrogate"]["test_fraction"],
+    level=cfg["surrogate"]["interval_level"],
     log_target=output in sweep["log_targets"],
     seed=derive_seed(cfg["seed"], "surrogate", solver, output),
-    n_restarts=cfg["surrogate.gp_restarts"],
+    n_restarts=cfg["surrogate"]["gp_restarts"],
 )
 save_model(smk.output.model, model)
 metrics["model_file"] = Path(smk.output.model).name

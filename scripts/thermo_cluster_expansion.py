@@ -8,11 +8,11 @@ from _common import setup
 
 from ionscale.config import derive_seed
 from ionscale.provenance import Provenance
-from ionscale.thermo.stage import run_cluster_expansion, section
+from ionscale.thermo.stage import run_cluster_expansion
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-cfg = section(smk.params.config)
+cfg = smk.params.config
 run_cluster_expansion(
     cfg,
     {"h5": smk.input.orderings, "lattice": smk.input.lattice},

@@ -8,11 +8,11 @@ from _common import setup
 
 from ionscale.config import derive_seed
 from ionscale.provenance import Provenance
-from ionscale.thermo.stage import run_free_energy, section
+from ionscale.thermo.stage import run_free_energy
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-cfg = section(smk.params.config)
+cfg = smk.params.config
 run_free_energy(
     cfg,
     {"mc": list(smk.input.mc), "ce_json": smk.input.ce_json, "orderings": smk.input.orderings},

@@ -8,11 +8,11 @@ from _common import setup
 
 from ionscale.config import derive_seed
 from ionscale.provenance import Provenance
-from ionscale.thermo.stage import run_monte_carlo, section
+from ionscale.thermo.stage import run_monte_carlo
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
-cfg = section(smk.params.config)
+cfg = smk.params.config
 temperature_K = float(smk.wildcards.T)
 run_monte_carlo(
     cfg,

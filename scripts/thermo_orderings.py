@@ -7,12 +7,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.provenance import Provenance
-from ionscale.thermo.stage import run_orderings, section
+from ionscale.thermo.stage import run_orderings
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 run_orderings(
-    section(smk.params.config),
+    smk.params.config,
     list(smk.input.models),
     {k: str(v) for k, v in smk.output.items()},
     Provenance.from_snakemake(smk, "thermo"),

@@ -135,7 +135,9 @@ def test_sel_rounding_and_cross_key_checks():
 
 
 def test_rules_pass_only_their_keys_and_the_rest_take_schema_defaults():
-    s = PotentialSettings.from_params({"potential.gates": {"force_rmse_meV_A": 99.0}, "seed": 1})
+    s = PotentialSettings.from_params(
+        {"potential": {"gates": {"force_rmse_meV_A": 99.0}}, "seed": 1}
+    )
     assert s.gates.force_rmse_meV_A == 99.0
     assert s.rcut_A == 6.0 and s.descriptor == "se_e2_a"  # schema defaults
 

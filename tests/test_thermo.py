@@ -31,7 +31,7 @@ from ionscale.thermo.network import (
     fit_free_energy,
     regular_solution,
 )
-from ionscale.thermo.stage import check_grid_within_data, learn_free_energy, section
+from ionscale.thermo.stage import check_grid_within_data, learn_free_energy
 from ionscale.thermo.structures import HostLattice, HostStructureError, load_host
 from ionscale.units import BOLTZMANN_eV_K
 
@@ -312,11 +312,6 @@ def test_bad_settings_are_named():
         MCSettings(ensemble="canonical")
     with pytest.raises(ValueError, match="unknown network form 'spline'"):
         NetworkSettings(form="spline")
-    assert section({"thermo.grid": 1, "reference.structure.file": 2, "seed": 3}) == {
-        "grid": 1,
-        "structure.file": 2,
-        "seed": 3,
-    }
 
 
 def test_host_without_the_mobile_species_is_named(tmp_path):

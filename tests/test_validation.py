@@ -212,6 +212,11 @@ CASES = [
         "surrogate.fem.parameters",
     ),
     (
+        "no-sampling-no-imports",
+        lambda c, t: _set(c, "reference.sampling.enabled", False),
+        "reference.imports",
+    ),
+    (
         "li-metal-without-li",
         lambda c, t: _set(c, "reference.li_metal.file", _graphite_file(t)),
         "reference.li_metal",

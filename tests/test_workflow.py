@@ -86,7 +86,7 @@ def test_provenance_audit(e2e):
         for key in ("stage", "config_sha256", "package_versions", "git_revision", "input_sha256"):
             assert key in prov, f"{path}: provenance lacks {key}"
         assert prov["config_sha256"] == config_hash(prov["config"]), f"{path}: hash mismatch"
-        for dotted, value in prov["config"].items():
+        for dotted, value in _leaves(prov["config"]):
             node = CFG
             for part in dotted.split("."):
                 node = node.get(part) if isinstance(node, dict) else None
@@ -96,6 +96,15 @@ def test_provenance_audit(e2e):
         if path.suffix == ".h5":
             bad = _datasets_without_units(path)
             assert not bad, f"{path}: datasets without units: {bad}"
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    """(dotted key, value) of every non-mapping value of a nested config subset."""
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _datasets_without_units(path: Path) -> list[str]:
@@ -148,6 +157,8 @@ def _report_outputs() -> list[tuple[str, str, str]]:
 RERUN_CASES = [
     ("check.md_steps", 6, "check_engines"),
     ("diffusion.report_temperature_K", 320.0, "diffusion_arrhenius"),
+    # a key only a plot uses reruns that plot alone
+    ("thermo.measured_plateaus_V", [0.2, 0.1], "thermo_ocv_plot"),
 ]
 
 
@@ -188,6 +199,28 @@ def test_changed_parameter_reruns_only_its_rule_and_downstream(e2e, tmp_path, ke
     jobs = _jobs_of_dry_run(e2e, changed)
     expected = {rule} | _descendants(e2e, rule)
     assert jobs == expected, f"changing {key}: would run {sorted(jobs)}, expected {expected}"
+
+
+@pytest.mark.engine
+@pytest.mark.slow
+def test_own_dft_data_only_needs_no_dft_run(e2e, tmp_path):
+    """reference.sampling.enabled: false with reference.imports: the reference data are the
+    imported frames alone, and no DFT calculation runs (GPAW is not needed)."""
+    from ase.io import read
+
+    labelled = e2e / "results" / SYSTEM / "reference" / "labelled.extxyz"
+    raw = yaml.safe_load(TEST_CONFIG.read_text())
+    raw.setdefault("reference", {})
+    raw["reference"]["sampling"] = {**raw["reference"].get("sampling", {}), "enabled": False}
+    raw["reference"]["imports"] = [{"file": str(labelled), "format": "extxyz"}]
+    own = tmp_path / "own.yaml"
+    own.write_text(yaml.safe_dump(raw))
+    target = f"results/{SYSTEM}/reference/labelled.extxyz"
+    run_snakemake("--configfile", str(own), target, workdir=tmp_path)
+    frames = read(tmp_path / target, ":")
+    assert len(frames) == len(read(labelled, ":"))
+    assert {a.info["config_type"] for a in frames} == {"import"}
+    assert not list((tmp_path / "results" / SYSTEM / "reference").glob("batches/work_*/*.txt"))
 
 
 # -- interruption ---------------------------------------------------------------------------------

@@ -196,23 +196,14 @@ class PotentialSettings:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> PotentialSettings:
-        """From a rule's ``params.config``: the ``potential`` section or dotted ``potential.*``
-        keys (other keys are ignored). Keys a rule does not pass take their schema defaults, so
-        each rule reruns only when the keys it uses change.
+        """From a rule's ``params.config`` (a config subset: the ``potential`` keys the rule
+        uses; other sections are ignored). Keys a rule does not pass take their schema
+        defaults, so each rule reruns only when the keys it uses change.
         """
         from ionscale.config import validate_config
 
-        nested: dict[str, Any] = {}
-        for key, value in params.items():
-            parts = key.split(".")
-            if parts[0] != "potential":
-                continue
-            node = nested
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-            node[parts[-1]] = copy.deepcopy(value)
-        section = validate_config({"potential": nested.get("potential", {})})["potential"]
-        return cls.from_config(section)
+        part = copy.deepcopy(dict(params.get("potential", {})))
+        return cls.from_config(validate_config({"potential": part})["potential"])
 
     def as_dict(self) -> dict[str, Any]:
         out = {}

@@ -148,6 +148,7 @@ class SamplingSettings:
     fractions of the mobile species.
     """
 
+    enabled: bool = default("reference.sampling.enabled")
     supercells: tuple[tuple[int, int, int], ...] = default("reference.structure.supercells")
     mobile_species: str = default("reference.mobile_species")
     x_range: tuple[float, float] = default("reference.x_range")
@@ -231,6 +232,8 @@ def planned_frame_count(settings: SamplingSettings, sites_in_structure: int | No
 
     Duplicate orderings, rejected candidates and near-duplicates only lower the actual count.
     """
+    if not settings.enabled:
+        return 0
     per_ordering = 1 + settings.rattle_per_ordering + settings.strain_per_ordering
     md = settings.md.n_frames if settings.md.enabled else 0
     total = 0
@@ -522,6 +525,9 @@ def sample_frames(
     """
     mobile = settings.mobile_species
     validate_structure(host, "host structure", settings.min_distance_A, mobile)
+    if not settings.enabled:
+        note = "sampling disabled (reference.sampling.enabled: false): imported frames only"
+        return SamplingResult(frames=[], duplicates=[], rejected=[], planned=0, notes=[note])
     per_host = sites_per_host_atom(host, mobile)
     collect = _Collector(mobile, per_host, settings.min_distance_A)
     notes: list[str] = []

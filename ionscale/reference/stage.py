@@ -40,21 +40,6 @@ class ReferenceStageError(RuntimeError):
     """The stage cannot produce trustworthy data (too many failures, frames unaccounted for)."""
 
 
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"reference.sampling": {...}, "seed": 1}`` → ``{"reference": {"sampling": ...}, ...}``.
-
-    Rules pass dotted config subsets (:func:`ionscale.config.subset`); this rebuilds the tree.
-    """
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return out
-
-
 def read_frames(path: str | Path) -> list[Atoms]:
     """All frames of an extxyz file; an empty file is an empty list (an empty batch)."""
     import ase.io
@@ -142,6 +127,11 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
         str(resolve_path(item["file"], f"reference.imports[{i}].file", project_dir))
         for i, item in enumerate(reference["imports"])
     ]
+    if not reference["sampling"]["enabled"] and not imports:
+        raise ConfigError(
+            "reference.sampling.enabled: false leaves no reference data: list your DFT data "
+            "in reference.imports (or enable sampling)"
+        )
     get_calculator_spec(CalculatorSettings.from_config(reference["calculator"]).name)
     settings = SamplingSettings.from_config(reference)
     host = _structure(

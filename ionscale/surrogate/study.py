@@ -666,14 +666,10 @@ def bo_config_keys(step: str, round_index: int | None = None) -> list[str]:
     return [f"surrogate.bo.{k}" for k in _BO_STEP_KEYS[step]] + extra
 
 
-def section(subset: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    """Undo the dotted keys of a config subset: ``{"a.b.c": 1}, "a.b"`` → ``{"c": 1}``."""
-    return {k[len(prefix) + 1 :]: v for k, v in subset.items() if k.startswith(prefix + ".")}
-
-
 def case_config(cfg: Mapping[str, Any], group: str) -> dict[str, Any]:
     """Config subset of a case job of design group ``group``: the seed, the stage's solver
-    settings and its base case entry (other cases of the stage do not rerun the sweep)."""
+    settings and its base case entry as the stage's only case (other cases of the stage do
+    not rerun the sweep); the case job runs with that stage section."""
     from ionscale.config import sorted_keys
     from ionscale.surrogate.solvers import base_case_entry
 
@@ -683,13 +679,8 @@ def case_config(cfg: Mapping[str, Any], group: str) -> dict[str, Any]:
     base_name = s["bo"]["base_case"] if group.startswith("bo/") else s[solver]["base_case"]
     base = base_case_entry(cfg[solver], solver, base_name, f"{key}.base_case")
     return sorted_keys(
-        {"seed": cfg["seed"], f"{solver}.solver": cfg[solver]["solver"], f"{solver}.case": base}
+        {"seed": cfg["seed"], solver: {"solver": cfg[solver]["solver"], "cases": [base]}}
     )
-
-
-def case_stage_config(subset: Mapping[str, Any], solver: str) -> dict[str, Any]:
-    """The stage section a case runs with, rebuilt from :func:`case_config`'s subset."""
-    return {"solver": subset[f"{solver}.solver"], "cases": [subset[f"{solver}.case"]]}
 
 
 def scalar_targets(cfg: Mapping[str, Any]) -> dict[str, tuple[str, str]]:

@@ -68,13 +68,13 @@ def resolve_structure_file(file: str) -> str:
     return str(PROJECT_ROOT / file) if (PROJECT_ROOT / file).exists() else file
 
 
-def host_from_config(cfg: Mapping[str, Any]) -> HostLattice:
+def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
     """The host named by the reference stage's keys ``structure.file`` or
-    ``structure.prototype`` and ``mobile_species`` (flattened by :func:`section`)."""
+    ``structure.prototype`` and ``mobile_species`` (the ``reference`` section)."""
     return load_host(
-        resolve_structure_file(cfg["structure.file"]),
-        cfg["structure.prototype"],
-        cfg["mobile_species"],
+        resolve_structure_file(reference["structure"]["file"]),
+        reference["structure"]["prototype"],
+        reference["mobile_species"],
     )
 
 
@@ -278,16 +278,16 @@ def write_orderings(
 def run_orderings(
     cfg: Mapping[str, Any], models: Sequence[str], out: Mapping[str, str], provenance: Provenance
 ) -> Orderings:
-    """Rule thermo_orderings: ``cfg`` is the ``thermo`` config section."""
-    host = host_from_config(cfg)
-    o = cfg["orderings"]
+    """Rule thermo_orderings: ``cfg`` holds the ``thermo`` section and the host's reference keys."""
+    host = host_from_config(cfg["reference"])
+    o = cfg["thermo"]["orderings"]
     orderings = compute_orderings(
         host,
         models,
         o["max_supercell_size"],
         o["max_structures"],
         o["li_metal_lattice_A"],
-        relax_settings(cfg),
+        relax_settings(cfg["thermo"]),
     )
     write_orderings(
         orderings, out["h5"], out["lattice"], out["relaxed"], out.get("plot"), provenance, host
@@ -317,9 +317,9 @@ def run_cluster_expansion(
     seed: int,
 ) -> tuple[Any, dict[str, Any]]:
     """Rule thermo_cluster_expansion."""
-    host = host_from_config(cfg)
+    host = host_from_config(cfg["reference"])
     structures, ef = read_orderings_for_fit(inputs["h5"], inputs["lattice"])
-    c = cfg["cluster_expansion"]
+    c = cfg["thermo"]["cluster_expansion"]
     settings = CESettings(
         cutoffs_A=list(c["cutoffs_A"]),
         fit_method=c["fit_method"],
@@ -450,9 +450,9 @@ def run_monte_carlo(
 
     from ionscale.thermo.montecarlo import run_monte_carlo as _run
 
-    host = host_from_config(cfg)
+    host = host_from_config(cfg["reference"])
     ce = ClusterExpansion.read(ce_path)
-    settings = mc_settings(cfg, seed)
+    settings = mc_settings(cfg["thermo"], seed)
     result = _run(ce, host, temperature_K, settings)
     check_sgc_monotone(result)
     write_mc(result, out, provenance, settings.supercell)
@@ -707,7 +707,11 @@ def run_free_energy(
     ce_summary = json.loads(Path(inputs["ce_json"]).read_text())
     f_end = float(ce_summary["f_end_eV_per_site"])
     res = learn_free_energy(
-        mc, cfg["temperatures_K"], f_end, x_grid(cfg), network_settings(cfg, seed)
+        mc,
+        cfg["thermo"]["temperatures_K"],
+        f_end,
+        x_grid(cfg["thermo"]),
+        network_settings(cfg["thermo"], seed),
     )
     extra = {}
     for name in (
@@ -728,14 +732,57 @@ def run_free_energy(
         ce_summary["rmse_validation_eV_per_site"], "eV/site", "k-fold CV RMSE of the CE"
     )
     write_free_energy(res, out["h5"], provenance, extra)
-    from ionscale.thermo.plots import plot_free_energy, plot_mu_fit, plot_ocv
+    from ionscale.thermo.plots import plot_free_energy, plot_mu_fit
 
     hull_x = extra["hull/li_fraction"].value
     hull_e = extra["hull/formation_energy_eV_per_site"].value
     plot_mu_fit(res, out["mu_plot"])
     plot_free_energy(res, hull_x, hull_e, out["f_plot"])
-    plot_ocv(res, hull_x, hull_e, cfg["measured_plateaus_V"], out["ocv_plot"])
     return res
+
+
+@dataclass
+class OCVCurves:
+    """What the OCV plot needs from free_energy.h5 (see :func:`read_ocv_curves`)."""
+
+    x: np.ndarray  # Li site fraction grid
+    temperature_K: np.ndarray
+    mu: np.ndarray  # (n_T, n_x) μ vs Li metal, eV
+    two_phase: list[list[tuple[float, float, float]]]  # per T: (x_α, x_β, μ at coexistence, eV)
+    hull_x: np.ndarray
+    hull_formation_eV_per_site: np.ndarray
+
+
+def read_ocv_curves(path: str | Path) -> OCVCurves:
+    """The learned μ(x, T), its two-phase regions and the hull, from free_energy.h5."""
+    temps = np.atleast_1d(read_quantity(path, "temperature_K").value)
+    two_phase = []
+    for t in temps:
+        g = temperature_label(float(t))
+        xs = np.asarray(read_quantity(path, f"analysis/{g}/two_phase_x").value).reshape(-1, 2)
+        volts = np.atleast_1d(read_quantity(path, f"analysis/{g}/two_phase_voltage_V").value)
+        two_phase.append(
+            [(float(a), float(b), -float(v)) for (a, b), v in zip(xs, volts, strict=True)]
+        )
+    return OCVCurves(
+        x=read_quantity(path, "x").value,
+        temperature_K=temps,
+        mu=read_quantity(path, "chemical_potential_eV").value,
+        two_phase=two_phase,
+        hull_x=read_quantity(path, "hull/li_fraction").value,
+        hull_formation_eV_per_site=read_quantity(path, "hull/formation_energy_eV_per_site").value,
+    )
+
+
+def plot_ocv_file(
+    free_energy_h5: str | Path, measured_plateaus_V: Sequence[float], out_path: str | Path
+) -> Path:
+    """Rule thermo_ocv_plot: the learned OCV(x) against the measured plateaus (plot only, so
+    a changed ``thermo.measured_plateaus_V`` reruns nothing else)."""
+    from ionscale.thermo.plots import plot_ocv
+
+    c = read_ocv_curves(free_energy_h5)
+    return plot_ocv(c, c.hull_x, c.hull_formation_eV_per_site, measured_plateaus_V, out_path)
 
 
 # -- DFT spot check -----------------------------------------------------------------------------
@@ -765,9 +812,14 @@ def run_dft_check(
     arrays = {k: read_quantity(inputs["h5"], k).value for k in names}
     a_metal = float(read_quantity(inputs["h5"], "reference/li_metal_lattice_constant_A").value)
     relaxed = ase.io.read(inputs["relaxed"], index=":")
-    metal = bcc_metal(cfg["mobile_species"], a_metal)
+    metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
     summary = dft_spot_check(
-        relaxed, arrays, metal, calculator_cfg, cfg["dft_check"]["n_structures"], workdir
+        relaxed,
+        arrays,
+        metal,
+        calculator_cfg,
+        cfg["thermo"]["dft_check"]["n_structures"],
+        workdir,
     )
     rows = summary["structures"]
     if summary["rmse_eV_per_site"] is not None:
@@ -786,16 +838,3 @@ def run_dft_check(
         out["plot"],
     )
     return summary
-
-
-def section(params: Mapping[str, Any]) -> dict[str, Any]:
-    """A rule's config subset (dotted keys such as ``thermo.orderings``,
-    ``reference.structure.file``) without the stage prefix: ``{"orderings": ...,
-    "structure.file": ...}``; undotted keys (``seed``) stay as they are."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        name = key.split(".", 1)[1] if "." in key else key
-        if name in out:
-            raise ValueError(f"config keys clash after flattening: {name!r}")
-        out[name] = value
-    return out

@@ -11,12 +11,10 @@ AL_BATCHES = [
     for b in range(_al_math.ceil(_AL["max_frames"] / config["reference"]["batch_size"]))
 ]
 # what exploration and selection use (a new training length or split reruns neither)
-_AL_KEYS = [
+_AL_EXCLUDE = tuple(
     f"active_learning.{k}"
-    for k in _AL
-    if k
-    not in ("rounds", "training_steps", "init_from_previous", "validation_fraction")
-]
+    for k in ("rounds", "training_steps", "init_from_previous", "validation_fraction")
+)
 _AL_DIR = f"{RESULTS}/active/round{{round}}"
 
 
@@ -47,8 +45,9 @@ rule active_explore:
             "reference.structure.file",
             "reference.structure.prototype",
             "reference.mobile_species",
-            *_MD_KEYS,
-            *_AL_KEYS,
+            "md",
+            "active_learning",
+            exclude=(*_MD_EXCLUDE, *_AL_EXCLUDE),
         ),
     script:
         "../../scripts/active_explore.py"
@@ -80,7 +79,7 @@ rule active_select:
         mem_mb=2000,
         runtime=10,
     params:
-        config=stage_config("seed", *_AL_KEYS),
+        config=stage_config("seed", "active_learning", exclude=_AL_EXCLUDE),
     script:
         "../../scripts/active_select.py"
 

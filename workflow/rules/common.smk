@@ -28,9 +28,19 @@ RESULTS = f"results/{SYSTEM}"
 ENV = "../../envs/ionscale.yaml"
 
 
-def stage_config(*keys):
-    """The config subset a rule uses (its params trigger reruns only when these change)."""
-    return subset(config, *keys)
+def stage_config(*keys, exclude=()):
+    """The config subset a rule uses, nested as in the config (its params trigger reruns only
+    when these keys change); ``exclude`` drops keys inside the named sections."""
+    return subset(config, *keys, exclude=exclude)
+
+
+def case_stage_config(stage, entry, *keys):
+    """The config subset of one case job: ``keys``, the stage's solver settings and this case
+    alone as the stage's ``cases`` (another case added to the sweep reruns no finished one).
+    """
+    out = stage_config(f"{stage}.solver", *keys)
+    out[stage]["cases"] = [sorted_keys(entry)]
+    return out
 
 
 def all_outputs():

@@ -41,9 +41,7 @@ rule fem_case:
         runtime=30,
     params:
         # the config subset of one case: its own entry and the solver settings
-        config=lambda w: sorted_keys(
-            stage_config("fem.solver") | {"fem.case": FEM_CASES[w.case]}
-        ),
+        config=lambda w: case_stage_config("fem", FEM_CASES[w.case]),
     script:
         "../../scripts/fem_case.py"
 

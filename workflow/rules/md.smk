@@ -27,7 +27,7 @@ MD_MODELS = [
     for i in range(config["potential"]["n_models"])
 ]
 # every md key but the sweep itself: adding a temperature reruns no finished temperature
-_MD_KEYS = [f"md.{key}" for key in config["md"] if key != "temperatures_K"]
+_MD_EXCLUDE = ("md.temperatures_K",)
 
 
 rule md:
@@ -55,7 +55,8 @@ rule md:
             "reference.structure.file",
             "reference.structure.prototype",
             "reference.mobile_species",
-            *_MD_KEYS,
+            "md",
+            exclude=_MD_EXCLUDE,
         ),
     script:
         "../../scripts/md.py"

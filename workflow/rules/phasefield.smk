@@ -39,9 +39,8 @@ rule phasefield:
         runtime=60,
     params:
         # the config subset of one case: its own entry, the solver settings, the master seed
-        config=lambda w: sorted_keys(
-            stage_config("seed", "phasefield.solver")
-            | {"phasefield.case": PHASEFIELD_CASES[w.case]}
+        config=lambda w: case_stage_config(
+            "phasefield", PHASEFIELD_CASES[w.case], "seed"
         ),
     script:
         "../../scripts/phasefield.py"

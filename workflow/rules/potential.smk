@@ -12,10 +12,8 @@ _AL_TRAIN_KEYS = [
 ]
 _AL_DATA_KEYS = ["active_learning.validation_fraction"] if AL_ROUNDS else []
 # Each rule gets only the keys it uses, so e.g. a new gate reruns only potential_test.
-POTENTIAL_TRAIN_KEYS = [
-    f"potential.{k}" for k in config["potential"] if k not in ("gates", "n_models")
-]
-POTENTIAL_PREPARE_KEYS = [k for k in POTENTIAL_TRAIN_KEYS if k != "potential.compress"]
+POTENTIAL_TRAIN_EXCLUDE = ("potential.gates", "potential.n_models")
+POTENTIAL_PREPARE_EXCLUDE = (*POTENTIAL_TRAIN_EXCLUDE, "potential.compress")
 
 
 rule potential_prepare:
@@ -37,7 +35,9 @@ rule potential_prepare:
         mem_mb=2000,
         runtime=10,
     params:
-        config=stage_config(*POTENTIAL_PREPARE_KEYS, *_AL_DATA_KEYS),
+        config=stage_config(
+            "potential", *_AL_DATA_KEYS, exclude=POTENTIAL_PREPARE_EXCLUDE
+        ),
     script:
         "../../scripts/potential_prepare.py"
 
@@ -67,7 +67,10 @@ rule potential_train:
         runtime=120,
     params:
         config=lambda wc: stage_config(
-            "seed", *POTENTIAL_TRAIN_KEYS, *(_AL_TRAIN_KEYS if _al_round(wc) else [])
+            "seed",
+            "potential",
+            *(_AL_TRAIN_KEYS if _al_round(wc) else []),
+            exclude=POTENTIAL_TRAIN_EXCLUDE,
         ),
         workdir=lambda wc: f"{RESULTS}/{wc.pot}/work/member_{wc.member}",
     script:

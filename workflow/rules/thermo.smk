@@ -153,11 +153,6 @@ rule thermo_free_energy:
             caption="../report/thermo_free_energy.rst",
             category="Thermo",
         ),
-        ocv_plot=report(
-            f"{THERMO}/ocv.png",
-            caption="../report/thermo_ocv.rst",
-            category="Thermo",
-        ),
     log:
         f"{RESULTS}/logs/thermo_free_energy.log",
     benchmark:
@@ -174,10 +169,33 @@ rule thermo_free_energy:
             "thermo.temperatures_K",
             "thermo.network",
             "thermo.grid",
-            "thermo.measured_plateaus_V",
         ),
     script:
         "../../scripts/thermo_free_energy.py"
+
+
+# plot-only keys live here: changing the measured plateaus redraws this plot and nothing else
+rule thermo_ocv_plot:
+    input:
+        h5=f"{THERMO}/free_energy.h5",
+    output:
+        plot=report(
+            f"{THERMO}/ocv.png",
+            caption="../report/thermo_ocv.rst",
+            category="Thermo",
+        ),
+    log:
+        f"{RESULTS}/logs/thermo_ocv_plot.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=stage_config("thermo.measured_plateaus_V"),
+    script:
+        "../../scripts/thermo_ocv_plot.py"
 
 
 FINAL["thermo"] = [
