@@ -111,12 +111,12 @@ def test_scales_and_c_rate():
 def no_meshing(monkeypatch):
     import mpi4py.MPI  # noqa: F401
 
-    import ionscale.fem.solver as solver
+    import ionscale.fem.transport as transport
 
     def refuse(*args, **kwargs):
         raise AssertionError("a mesh was built before the input checks")
 
-    monkeypatch.setattr(solver, "create_radial_mesh", refuse)
+    monkeypatch.setattr(transport, "create_radial_mesh", refuse)  # where RadialDiffusion finds it
 
 
 @pytest.mark.parametrize(

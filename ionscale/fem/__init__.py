@@ -14,7 +14,10 @@ single-particle form; diffusion-induced stress after Zhang, Shyy & Sastry, J. El
 - linear elasticity with the chemical strain Ω·Δc/3: radial, hoop and von Mises stress.
 
 Modules: :mod:`~ionscale.fem.model` (cases, settings, material, kinetics; no DOLFINx),
-:mod:`~ionscale.fem.solver` (weak forms and time stepping), :mod:`~ionscale.fem.analytic`
+:mod:`~ionscale.fem.solver` (``simulate``, a driver of the phases in
+:mod:`~ionscale.fem.transport` and :mod:`~ionscale.fem.mechanics` (weak forms),
+:mod:`~ionscale.fem.stepping` (time loop), :mod:`~ionscale.fem.events` (stop events) and
+:mod:`~ionscale.fem.results`), :mod:`~ionscale.fem.analytic`
 (Crank's series, the analytic sphere stress), :mod:`~ionscale.fem.output`,
 :mod:`~ionscale.fem.run` (one case from the handoff file). ``python -m ionscale.fem`` runs a case
 under ``mpirun``. DOLFINx is imported only inside the functions that need it (import

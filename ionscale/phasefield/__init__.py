@@ -3,7 +3,10 @@
 - :mod:`ionscale.phasefield.core`: the model-independent solver (spectral grid, stabilised
   semi-implicit stepper with step-doubling error control, streamed HDF5 snapshots).
 - :mod:`ionscale.phasefield.cahn_hilliard`: Cahn–Hilliard for the Li site fraction with f(c, T)
-  and D(T) from ``handoff/parameters.h5``.
+  and D(T) from ``handoff/parameters.h5`` (runs a case and builds its summary); the model and
+  scheme are in :mod:`~ionscale.phasefield.ch_model`, cases and settings in
+  :mod:`~ionscale.phasefield.ch_settings`, the output contract in
+  :mod:`~ionscale.phasefield.ch_output`.
 - :mod:`ionscale.phasefield.analysis`: miscibility gaps, spinodals, interface width and energy,
   structure-factor domain size.
 - :mod:`ionscale.phasefield.plots`: snapshot images and history plots.

@@ -18,7 +18,7 @@ stabilised semi-implicit Fourier-spectral scheme of Zhu, Chen, Shen & Tikare (Ph
 3564, 1999), whose free energy never increases for any Δt when S ≥ max|f''|/2 (Shen & Yang,
 Discrete Contin. Dyn. Syst. 28, 1669, 2010); the Eyre-type linear stabilisation. With a
 concentration-dependent mobility Zhu et al. treat M − M0 explicitly (see
-:mod:`ionscale.phasefield.cahn_hilliard`).
+:mod:`ionscale.phasefield.ch_model`).
 
 Spatial derivatives are spectral on a uniform periodic grid (real FFTs, scipy.fft). Odd
 derivatives (gradients) drop the Nyquist wavenumber of even-sized axes, the usual convention
