@@ -43,14 +43,27 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase import Atoms
 
-from ionscale.md import MDBlowUpError, MDRunError, MDSettings, _lammps_setup, _Run
-from ionscale.md import read_model_deviation as _read_devi
+from ionscale.engines.lammps import (
+    FS_PER_PS,
+    LammpsRun,
+    MDBlowUpError,
+    MDRunError,
+    open_lammps,
+    read_model_deviation,
+    write_data_file,
+)
+
+# the split of labelled active frames belongs to the potential stage's data; kept importable here
+from ionscale.potential.data import validation_indices as validation_indices
 from ionscale.settings import default
+
+if TYPE_CHECKING:
+    from ionscale.md import MDSettings
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +170,7 @@ def explore(
     """
     from dataclasses import replace
 
-    from ase.io import write
     from ase.neighborlist import neighbor_list
-    from lammps import lammps
 
     s = replace(settings, model_deviation_stride_steps=stride_steps)
     models = [Path(m).resolve() for m in models]
@@ -176,21 +187,18 @@ def explore(
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ionscale-al-")))
         data_file, devi_file = tmp / "cell.lmp", tmp / "model_devi.out"
-        write(data_file, atoms, format="lammps-data", masses=True, specorder=species)
-        args = ["-screen", "none", "-log", str(lammps_log) if lammps_log else "none"]
-        lmp = lammps(cmdargs=args)
+        write_data_file(data_file, atoms, species)
+        lmp = open_lammps(lammps_log)
         stack.callback(lmp.close)
-        _lammps_setup(lmp, data_file, species, models, s, devi_file)
-        run = _Run(lmp, s, np.arange(1, len(atoms) + 1), len(atoms))
-        lmp.command("run 0")
-        run.start_energy_eV = float(lmp.get_thermo("pe"))
-        tdamp = s.thermostat_damping_fs / 1000.0
+        run = LammpsRun(lmp, s, np.arange(1, len(atoms) + 1), len(atoms))
+        run.start(data_file, species, models, devi_file)  # set-up, then run 0
+        run.record_start_energy()
+        tdamp = s.thermostat_damping_fs / FS_PER_PS
         lmp.command(f"fix ionscale_al all nvt temp {s.temperature_K} {s.temperature_K} {tdamp}")
         numbers = np.array(atoms.numbers)
 
         def keep() -> None:
-            x = np.array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)
-            frame = Atoms(numbers=numbers, positions=x, cell=run.cell(), pbc=True)
+            frame = Atoms(numbers=numbers, positions=run.positions(), cell=run.cell(), pbc=True)
             frame.wrap()
             if len(neighbor_list("i", frame, s.min_distance_A)):
                 return  # atoms closer than md.min_distance_A: the check below stops the run
@@ -209,7 +217,7 @@ def explore(
             stopped = str(exc)
             log.warning("exploration stopped: %s", exc)
         lmp.flush_buffers()
-        devi = _read_devi(devi_file)
+        devi = read_model_deviation(devi_file)
     by_step = dict(zip(devi["step"].astype(int).tolist(), devi["max_devi_f"], strict=True))
     missing_steps = [k for k in kept_steps if k not in by_step]
     if missing_steps:
@@ -261,14 +269,6 @@ def select_candidates(
         "picked": len(idx),
     }
     return Selection([frames[i] for i in idx], counts)
-
-
-def validation_indices(n: int, fraction: float) -> list[int]:
-    """Every k-th of n labelled frames (k = round(1/fraction)) goes to validation; none for 0."""
-    if fraction <= 0 or n == 0:
-        return []
-    k = max(2, round(1.0 / fraction))
-    return list(range(k - 1, n, k))
 
 
 # ----------------------------------------------------------------------------- round plan

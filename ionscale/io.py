@@ -16,7 +16,7 @@ import contextlib
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,14 @@ def add_dataset(
     if description:
         ds.attrs["description"] = description
     return ds
+
+
+def add_strings(group: h5py.Group, name: str, values: Sequence[str], description: str = "") -> None:
+    """A dataset of UTF-8 strings (units ``'1'``)."""
+    import h5py
+
+    data = np.array(list(values), dtype=object)
+    add_dataset(group, name, data, "1", description, dtype=h5py.string_dtype())
 
 
 @contextlib.contextmanager

@@ -43,7 +43,6 @@ Modules
 from ionscale.fingerprint.descriptors import pool_frames, soap_environments
 from ionscale.fingerprint.io import (
     REQUIRED_INFO,
-    add_strings,
     check_split,
     read_labelled_frames,
     species_of,
@@ -70,7 +69,6 @@ __all__ = [
     "NoveltyModel",
     "SoapSettings",
     "Split",
-    "add_strings",
     "check_split",
     "farthest_point_sampling",
     "plot_map",

@@ -122,19 +122,9 @@ def check_split(
         )
 
 
-def add_strings(group: h5py.Group, name: str, values: Sequence[str], description: str = "") -> None:
-    """A dataset of UTF-8 strings (units ``'1'``)."""
-    import h5py
-
-    from ionscale.io import add_dataset
-
-    data = np.array(list(values), dtype=object)
-    add_dataset(group, name, data, "1", description, dtype=h5py.string_dtype())
-
-
 def write_descriptors_h5(path: str | Path, result: FingerprintResult, provenance: Any) -> None:
     """fingerprint/descriptors.h5: frame descriptors, PCA map, strata, the novelty model."""
-    from ionscale.io import add_dataset, open_result_h5
+    from ionscale.io import add_dataset, add_strings, open_result_h5
 
     n = len(result.labels)
     in_train = np.zeros(n, bool)

@@ -248,7 +248,7 @@ def prepare_data(
 
     ``active`` are the labelled frames of earlier active-learning rounds
     (``active/round{r}/labelled.extxyz``); they join the reference frames, every k-th of them in
-    validation (:func:`ionscale.active.validation_indices`), the rest in training.
+    validation (:func:`validation_indices`), the rest in training.
     Neighbour counts use training and validation data together (``sel`` must hold for every
     environment the model will be evaluated on).
     """
@@ -265,6 +265,14 @@ def prepare_data(
     return stat, report
 
 
+def validation_indices(n: int, fraction: float) -> list[int]:
+    """Every k-th of n labelled frames (k = round(1/fraction)) goes to validation; none for 0."""
+    if fraction <= 0 or n == 0:
+        return []
+    k = max(2, round(1.0 / fraction))
+    return list(range(k - 1, n, k))
+
+
 def combined_frames_and_split(
     labelled: str | Path,
     split_path: str | Path,
@@ -272,7 +280,6 @@ def combined_frames_and_split(
     active_validation_fraction: float = 0.2,
 ) -> tuple[list[Atoms], dict[str, Any]]:
     """Reference frames + active-learning frames, with the split extended to the latter."""
-    from ionscale.active import validation_indices
     from ionscale.reference.stage import read_frames
 
     frames = list(read_labelled_frames(labelled))

@@ -263,8 +263,7 @@ def write_test_h5(
     provenance: Any,
 ) -> None:
     """potential/test.h5: per-frame predictions vs DFT, RMSEs, model deviation, lcurves."""
-    from ionscale.fingerprint import add_strings
-    from ionscale.io import add_dataset, open_result_h5
+    from ionscale.io import add_dataset, add_strings, open_result_h5
 
     with open_result_h5(path, provenance) as h5:
         h5.attrs["n_models"] = len(validation.members)
