@@ -21,7 +21,6 @@ from ionscale.fingerprint.selection import Split
 from ionscale.fingerprint.settings import FingerprintError
 
 if TYPE_CHECKING:
-    import h5py
     from ase import Atoms
 
     from ionscale.fingerprint.stage import FingerprintResult
