@@ -59,20 +59,21 @@ def temperature_label(temperature_K: float) -> str:
     return f"T{round(temperature_K)}K"
 
 
-def resolve_structure_file(file: str) -> str:
-    """A relative structure path: the working directory first, then the project directory."""
+def structure_file(reference: Mapping[str, Any]) -> str:
+    """``reference.structure.file`` resolved as every stage resolves it (working directory,
+    then the project; a ConfigError naming the key if neither); empty for a prototype."""
     from ionscale.provenance import PROJECT_ROOT
+    from ionscale.reference.stage import resolve_path
 
-    if not file or Path(file).is_absolute() or Path(file).exists():
-        return file
-    return str(PROJECT_ROOT / file) if (PROJECT_ROOT / file).exists() else file
+    file = reference["structure"]["file"]
+    return str(resolve_path(file, "reference.structure.file", PROJECT_ROOT)) if file else ""
 
 
 def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
     """The host named by the reference stage's keys ``structure.file`` or
     ``structure.prototype`` and ``mobile_species`` (the ``reference`` section)."""
     return load_host(
-        resolve_structure_file(reference["structure"]["file"]),
+        structure_file(reference),
         reference["structure"]["prototype"],
         reference["mobile_species"],
     )

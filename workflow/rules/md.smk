@@ -1,25 +1,10 @@
 # MD stage: one LAMMPS run per temperature with the DeePMD ensemble (ionscale.md). The host
 # structure and mobile species are the reference stage's keys; the ensemble is the potential
 # stage's compressed models (member 0 drives, all give the model deviation).
-from pathlib import Path as _MDPath
 
-_MD_PROJECT = _MDPath(
-    workflow.current_basedir.get_path_or_uri(secret_free=True)
-).parents[1]
-
-
-# reference.structure.file as an input: as given if it exists (working directory), else in the
-# project; empty when the reference stage builds a prototype
-_MD_FILE = config["reference"]["structure"]["file"]
-_MD_FILES = (
-    {
-        "structure": (
-            _MD_FILE if _MDPath(_MD_FILE).exists() else str(_MD_PROJECT / _MD_FILE)
-        )
-    }
-    if _MD_FILE
-    else {}
-)
+# reference.structure.file as an input, resolved once by the reference stage's plan
+# (reference.smk); empty when the reference stage builds a prototype
+_MD_FILES = {k: v for k, v in REFERENCE_FILES.items() if k == "structure"}
 
 MD_TEMPERATURES = config["md"]["temperatures_K"]
 MD_MODELS = [

@@ -1,7 +1,5 @@
 # Thermo: Li/vacancy orderings relaxed with DP, hull, cluster expansion, Monte Carlo μ(x, T) and
 # the integrable network f(x, T) (ionscale.thermo). The host is the reference stage's structure.
-from pathlib import Path as _ThermoPath
-
 THERMO = f"{RESULTS}/thermo"
 THERMO_TEMPERATURES = [int(t) for t in config["thermo"]["temperatures_K"]]
 THERMO_MODELS = expand(
@@ -12,25 +10,10 @@ THERMO_HOST_KEYS = [
     "reference.structure.prototype",
     "reference.mobile_species",
 ]
-_THERMO_PROJECT = _ThermoPath(
-    workflow.current_basedir.get_path_or_uri(secret_free=True)
-).parents[1]
 
 
-# the host structure file as a rerun trigger: working directory first, then the project
-_THERMO_FILE = config["reference"]["structure"]["file"]
-THERMO_STRUCTURE = (
-    [
-        str(
-            _ThermoPath(_THERMO_FILE)
-            if _ThermoPath(_THERMO_FILE).is_absolute()
-            or _ThermoPath(_THERMO_FILE).exists()
-            else _THERMO_PROJECT / _THERMO_FILE
-        )
-    ]
-    if _THERMO_FILE
-    else []
-)
+# the host structure file as a rerun trigger, resolved once by the reference stage's plan
+THERMO_STRUCTURE = [v for k, v in REFERENCE_FILES.items() if k == "structure"]
 
 
 rule thermo_orderings:
