@@ -323,6 +323,14 @@ def assemble_parameters(
     ``host/``; every dataset of the Arrhenius result under ``transport/arrhenius/``) and root
     attributes (the provenance of each source file).
     """
+    from ionscale.diffusion.io import (
+        ARRHENIUS_ACTIVATION_ENERGY,
+        ARRHENIUS_D0,
+        ARRHENIUS_DIFFUSIVITY,
+        ARRHENIUS_TEMPERATURE,
+        read_arrhenius_covariance,
+        read_charge_number,
+    )
     from ionscale.io import read_provenance
 
     fe = _require(
@@ -335,9 +343,14 @@ def assemble_parameters(
             "d2f_dx2_eV_per_site",
         ),
     )
-    ar = _require(
-        arrhenius_h5, ("temperature_K", "diffusivity_cm2_s", "activation_energy_eV", "D0_cm2_s")
+    # the Arrhenius result, read through the diffusion stage's contract (names and units)
+    ar_specs = (
+        ARRHENIUS_TEMPERATURE,
+        ARRHENIUS_DIFFUSIVITY,
+        ARRHENIUS_ACTIVATION_ENERGY,
+        ARRHENIUS_D0,
     )
+    ar = _require(arrhenius_h5, tuple(spec.name for spec in ar_specs))
     host = _require(
         host_h5,
         (
@@ -361,24 +374,25 @@ def assemble_parameters(
             raise HandoffInputError(
                 f"{free_energy_h5}: '{name}' has units {fe[name].units!r}, expected {units!r}"
             )
-    for name, units in (
-        ("diffusivity_cm2_s", "cm²/s"),
-        ("D0_cm2_s", "cm²/s"),
-        ("activation_energy_eV", "eV"),
-        ("temperature_K", "K"),
+    for spec in (
+        ARRHENIUS_DIFFUSIVITY,
+        ARRHENIUS_D0,
+        ARRHENIUS_ACTIVATION_ENERGY,
+        ARRHENIUS_TEMPERATURE,
     ):
-        if ar[name].units != units:
+        if ar[spec.name].units != spec.units:
             raise HandoffInputError(
-                f"{arrhenius_h5}: '{name}' has units {ar[name].units!r}, expected {units!r}"
+                f"{arrhenius_h5}: '{spec.name}' has units {ar[spec.name].units!r}, "
+                f"expected {spec.units!r}"
             )
     uncertainties: dict[str, Any] = {}
     for attr, q in (
         ("free_energy_eV_per_site", fe["free_energy_eV_per_site"]),
         ("chemical_potential_eV", fe["chemical_potential_eV"]),
         ("d2f_dx2_eV_per_site", fe["d2f_dx2_eV_per_site"]),
-        ("D0_cm2_s", ar["D0_cm2_s"]),
-        ("activation_energy_eV", ar["activation_energy_eV"]),
-        ("diffusivity_cm2_s", ar["diffusivity_cm2_s"]),
+        ("D0_cm2_s", ar[ARRHENIUS_D0.name]),
+        ("activation_energy_eV", ar[ARRHENIUS_ACTIVATION_ENERGY.name]),
+        ("diffusivity_cm2_s", ar[ARRHENIUS_DIFFUSIVITY.name]),
         ("partial_molar_volume_Li_m3_mol", host["partial_molar_volume_Li_m3_mol"]),
         ("elastic_constants_GPa", host["elastic_constants_GPa"]),
         ("youngs_modulus_GPa", host["youngs_modulus_GPa"]),
@@ -386,38 +400,25 @@ def assemble_parameters(
     ):
         if q.uncertainty is not None:
             uncertainties[attr] = q.uncertainty
-    charge = 1.0
-    cov = None
-    import h5py
-
-    with h5py.File(arrhenius_h5, "r") as h5:
-        if "charge_number" in h5:
-            charge = float(h5["charge_number"][()])
-        names = (
-            "fit/ln_D0_variance",
-            "fit/activation_energy_variance_eV2",
-            "fit/covariance_lnD0_Ea_eV",
-        )
-        if all(n in h5 for n in names):
-            v = [float(h5[n][()]) for n in names]
-            cov = np.array([[v[0], v[2]], [v[2], v[1]]])
+    charge = read_charge_number(arrhenius_h5)
+    cov = read_arrhenius_covariance(arrhenius_h5)
     params = ContinuumParameters(
         x=fe["x"].value,
         temperature_K=fe["temperature_K"].value,
         free_energy_eV_per_site=fe["free_energy_eV_per_site"].value,
         chemical_potential_eV=fe["chemical_potential_eV"].value,
         d2f_dx2_eV_per_site=fe["d2f_dx2_eV_per_site"].value,
-        D0_cm2_s=float(ar["D0_cm2_s"].value),
-        activation_energy_eV=float(ar["activation_energy_eV"].value),
-        transport_temperature_K=np.atleast_1d(ar["temperature_K"].value),
-        diffusivity_cm2_s=np.atleast_1d(ar["diffusivity_cm2_s"].value),
+        D0_cm2_s=float(ar[ARRHENIUS_D0.name].value),
+        activation_energy_eV=float(ar[ARRHENIUS_ACTIVATION_ENERGY.name].value),
+        transport_temperature_K=np.atleast_1d(ar[ARRHENIUS_TEMPERATURE.name].value),
+        diffusivity_cm2_s=np.atleast_1d(ar[ARRHENIUS_DIFFUSIVITY.name].value),
         c_max_mol_m3=float(host["c_max_mol_m3"].value),
         molar_volume_m3_mol=float(host["molar_volume_m3_mol"].value),
         partial_molar_volume_Li_m3_mol=float(host["partial_molar_volume_Li_m3_mol"].value),
         elastic_constants_GPa=np.asarray(host["elastic_constants_GPa"].value, dtype=float),
         youngs_modulus_GPa=float(host["youngs_modulus_GPa"].value),
         poisson_ratio=float(host["poisson_ratio"].value),
-        charge_number=charge,
+        charge_number=1.0 if charge is None else charge,
         uncertainties=uncertainties,
         arrhenius_covariance=cov,
     )

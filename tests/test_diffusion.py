@@ -14,6 +14,7 @@ import pytest
 from scipy import constants
 
 from ionscale.diffusion import (
+    DIRECTIONS,
     ArrheniusSettings,
     DiffusionInputError,
     DiffusionWarning,
@@ -34,6 +35,7 @@ from ionscale.diffusion import (
     write_arrhenius_h5,
     write_msd_h5,
 )
+from ionscale.diffusion import io as contract
 from ionscale.io import add_dataset, open_result_h5, read_provenance, read_quantity
 from ionscale.provenance import Provenance
 from ionscale.units import BOLTZMANN_eV_K
@@ -260,6 +262,14 @@ def _write_trajectory(path, pos, t, temperature=800.0, volume=1000.0, com=None):
                         n_mobile=pos.shape[1])  # fmt: skip
 
 
+def _units_of_datasets(path):
+    """Every dataset of an HDF5 file (``group/name``) with its units attribute."""
+    names = []
+    with h5py.File(path) as h5:
+        h5.visit(names.append)
+        return {n: h5[n].attrs["units"] for n in names if isinstance(h5[n], h5py.Dataset)}
+
+
 def test_pipeline_files_round_trip(tmp_path):
     """trajectory.h5 → msd.h5 (+ plot) per T → arrhenius.h5 (+ plot), contract datasets."""
     Ea, D0 = 0.4, 2e-3  # cm²/s
@@ -285,6 +295,12 @@ def test_pipeline_files_round_trip(tmp_path):
             assert h5["xy"].attrs["dimensionality"] == 2
             assert "log-log slope" in h5.attrs["window_rule"]
             assert h5["xyz/fit_covariance_A4"].shape[0] == len(h5["xyz/fit_time_ps"])
+        # the file holds exactly the datasets and units its contract (ionscale.diffusion.io) names
+        declared = {d.name: d.units for d in contract.MSD_DATASETS}
+        declared |= {
+            f"{g}/{d.name}": d.units for g in DIRECTIONS for d in contract.MSD_GROUP_DATASETS
+        }
+        assert _units_of_datasets(out) == declared
         summaries.append(read_msd_summary(out))
     assert summaries[0]["number_density_per_cm3"] == pytest.approx(24 / 2000e-24)
     st = ArrheniusSettings(report_temperature_K=300.0, min_temperatures=3)
@@ -317,6 +333,7 @@ def test_pipeline_files_round_trip(tmp_path):
     n = read_quantity(path, "number_density_per_cm3").value
     assert sigma == pytest.approx(nernst_einstein_conductivity_S_cm(d, n, 300.0), rel=1e-12)
     assert read_provenance(path)["stage"] == "diffusion"
+    assert _units_of_datasets(path) == {d.name: d.units for d in contract.ARRHENIUS_DATASETS}
     text = format_arrhenius_summary(path)
     assert "Ea = " in text and "95 % interval" in text and "hops" in text
 

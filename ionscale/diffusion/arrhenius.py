@@ -1,0 +1,264 @@
+"""D(T) across temperatures: the weighted Arrhenius fit and the conductivity at a report T.
+
+Methods
+-------
+Arrhenius fit
+    ln D = ln D0 − Ea/(k_B T), weighted least squares with σ(ln D) = σ_D / D. The parameter
+    covariance is (Xᵀ W X)⁻¹ from the D uncertainties, multiplied by the reduced χ² when that
+    exceeds 1 (Birge ratio: the scatter says the uncertainties or the single-barrier model fall
+    short). D at the report temperature, with a 95 % interval exp(ln D ± 1.96 σ_lnD) from the
+    propagated covariance (normal approximation).
+
+Ionic conductivity
+    Nernst–Einstein: σ = n z² e² D / (k_B T), with the tracer D (Haven ratio taken as 1, ion–ion
+    correlations neglected), n the number density of the mobile ion from the MD cell and z its
+    charge number; both are stated in the result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ionscale.diffusion.settings import ArrheniusSettings, DiffusionInputError, _warn
+from ionscale.units import ELEMENTARY_CHARGE_C, BOLTZMANN_eV_K
+
+#: two-sided 95 % quantile of the standard normal distribution
+Z95 = 1.959963984540054
+
+
+@dataclass
+class ArrheniusFit:
+    """ln D = ln D0 − Ea/(k_B T), fitted with weights 1/σ(ln D)².
+
+    Attributes
+    ----------
+    temperature_K, diffusivity_cm2_s, diffusivity_uncertainty_cm2_s:
+        The data fitted.
+    ln_D0, activation_energy_eV:
+        Parameters (D0 in cm²/s).
+    covariance:
+        2×2 covariance of (ln D0 [1], Ea [eV]), Birge-scaled when χ²_red > 1.
+    chi2_reduced:
+        χ²/(n − 2); NaN for two temperatures.
+    """
+
+    temperature_K: np.ndarray
+    diffusivity_cm2_s: np.ndarray
+    diffusivity_uncertainty_cm2_s: np.ndarray
+    ln_D0: float
+    activation_energy_eV: float
+    covariance: np.ndarray
+    chi2_reduced: float
+    birge_scaled: bool
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def D0_cm2_s(self) -> float:
+        return math.exp(self.ln_D0)
+
+    @property
+    def D0_uncertainty_cm2_s(self) -> float:
+        return self.D0_cm2_s * math.sqrt(self.covariance[0, 0])
+
+    @property
+    def activation_energy_uncertainty_eV(self) -> float:
+        return math.sqrt(self.covariance[1, 1])
+
+    def ln_diffusivity(self, temperature_K: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """ln D(T) and its standard uncertainty, propagated through the fit covariance."""
+        t = np.asarray(temperature_K, float)
+        g = np.stack([np.ones_like(t), -1.0 / (BOLTZMANN_eV_K * t)], axis=-1)
+        ln_d = self.ln_D0 - self.activation_energy_eV / (BOLTZMANN_eV_K * t)
+        var = np.einsum("...i,ij,...j->...", g, self.covariance, g)
+        return ln_d, np.sqrt(var)
+
+    def diffusivity_cm2_s_at(self, temperature_K: np.ndarray | float) -> dict[str, np.ndarray]:
+        """D(T) with standard uncertainty (D·σ_lnD) and the 95 % interval, cm²/s."""
+        ln_d, s = self.ln_diffusivity(temperature_K)
+        d = np.exp(ln_d)
+        return {
+            "value": d,
+            "uncertainty": d * s,
+            "ci95_low": np.exp(ln_d - Z95 * s),
+            "ci95_high": np.exp(ln_d + Z95 * s),
+        }
+
+
+def fit_arrhenius(
+    temperature_K: Sequence[float],
+    diffusivity_cm2_s: Sequence[float],
+    diffusivity_uncertainty_cm2_s: Sequence[float],
+    *,
+    min_temperatures: int = 3,
+) -> ArrheniusFit:
+    """Weighted Arrhenius fit (module docstring).
+
+    Parameters
+    ----------
+    temperature_K, diffusivity_cm2_s, diffusivity_uncertainty_cm2_s:
+        One entry per temperature; D > 0 and σ_D > 0.
+    min_temperatures:
+        Fewest temperatures accepted (config ``diffusion.min_temperatures``; ≥ 2). With exactly
+        two, the covariance reflects the D uncertainties only (no degree of freedom to test the
+        Arrhenius form) and a warning says so.
+
+    Raises
+    ------
+    DiffusionInputError
+        Fewer temperatures than ``min_temperatures`` (or than 2), non-positive D or σ_D, or
+        repeated temperatures.
+    """
+    t = np.asarray(temperature_K, float)
+    d = np.asarray(diffusivity_cm2_s, float)
+    s = np.asarray(diffusivity_uncertainty_cm2_s, float)
+    if not (t.shape == d.shape == s.shape) or t.ndim != 1:
+        raise DiffusionInputError("temperatures, D and σ_D must be 1-D arrays of equal length")
+    need = max(2, int(min_temperatures))
+    if len(t) < need:
+        extra = "" if len(t) < 2 else " (3 are needed for an uncertainty on Ea that the data test)"
+        raise DiffusionInputError(
+            f"the Arrhenius fit needs at least {need} temperatures (diffusion.min_temperatures)"
+            f"{extra}; got {len(t)} with a diffusive regime: {t.tolist()} K. Add temperatures "
+            "to md.temperatures_K or run longer"
+        )
+    if np.any(~np.isfinite(d)) or np.any(d <= 0) or np.any(~np.isfinite(s)) or np.any(s <= 0):
+        raise DiffusionInputError(
+            f"the Arrhenius fit needs D > 0 and σ_D > 0 at every temperature; got D = {d.tolist()}"
+            f" cm²/s, σ_D = {s.tolist()} cm²/s at T = {t.tolist()} K"
+        )
+    if len(np.unique(t)) != len(t) or np.any(t <= 0):
+        raise DiffusionInputError(f"temperatures must be positive and distinct; got {t.tolist()}")
+    y = np.log(d)
+    w = (d / s) ** 2  # 1/σ(ln D)²
+    X = np.column_stack([np.ones_like(t), -1.0 / (BOLTZMANN_eV_K * t)])
+    a = X.T @ (w[:, None] * X)
+    cov = np.linalg.inv(a)
+    beta = cov @ (X.T @ (w * y))
+    resid = y - X @ beta
+    dof = len(t) - 2
+    chi2_red = float((w * resid**2).sum() / dof) if dof > 0 else float("nan")
+    fit_warnings: list[str] = []
+    scaled = False
+    if dof > 0 and chi2_red > 1:
+        cov = cov * chi2_red
+        scaled = True
+    if dof == 0:
+        _warn(
+            "two temperatures: the Arrhenius form cannot be tested; the Ea and D0 uncertainties "
+            "propagate the D uncertainties only",
+            fit_warnings,
+        )
+    return ArrheniusFit(
+        temperature_K=t,
+        diffusivity_cm2_s=d,
+        diffusivity_uncertainty_cm2_s=s,
+        ln_D0=float(beta[0]),
+        activation_energy_eV=float(beta[1]),
+        covariance=cov,
+        chi2_reduced=chi2_red,
+        birge_scaled=scaled,
+        warnings=fit_warnings,
+    )
+
+
+def nernst_einstein_conductivity_S_cm(
+    diffusivity_cm2_s: np.ndarray | float,
+    number_density_per_cm3: float,
+    temperature_K: float,
+    charge_number: float = 1.0,
+) -> np.ndarray:
+    """σ = n z² e² D / (k_B T), S/cm (n in 1/cm³, D in cm²/s; Haven ratio 1)."""
+    n = number_density_per_cm3 * 1e6  # 1/m³
+    d = np.asarray(diffusivity_cm2_s, float) * 1e-4  # m²/s
+    k_j = BOLTZMANN_eV_K * ELEMENTARY_CHARGE_C  # J/K
+    sigma_s_m = n * charge_number**2 * ELEMENTARY_CHARGE_C**2 * d / (k_j * temperature_K)
+    return sigma_s_m / 100.0
+
+
+@dataclass
+class ArrheniusResult:
+    """The Arrhenius fit with D and conductivity at the report temperature."""
+
+    fit: ArrheniusFit
+    settings: ArrheniusSettings
+    all_temperature_K: np.ndarray
+    all_diffusivity_cm2_s: np.ndarray
+    all_diffusivity_uncertainty_cm2_s: np.ndarray
+    included: np.ndarray
+    n_hops: np.ndarray
+    number_density_per_cm3: float
+    directions: str
+    dimensionality: int
+    mobile_species: str
+    report: dict[str, np.ndarray]
+    conductivity: dict[str, np.ndarray]
+    warnings: list[str] = field(default_factory=list)
+
+
+def arrhenius_from_summaries(
+    summaries: Sequence[dict[str, Any]], settings: ArrheniusSettings
+) -> ArrheniusResult:
+    """Fit D(T) from per-temperature msd summaries (:func:`~ionscale.diffusion.read_msd_summary`).
+
+    Temperatures without a diffusive regime (D = NaN) are left out with a warning; the fit then
+    needs ``settings.min_temperatures`` of the rest. The number density of the conductivity is
+    that of the lowest MD temperature (closest to the report temperature).
+    """
+    if not summaries:
+        raise DiffusionInputError("no msd results given to the Arrhenius fit")
+    dirs = {s["directions"] for s in summaries}
+    if len(dirs) != 1:
+        raise DiffusionInputError(f"msd results mix direction sets {sorted(dirs)}")
+    order = np.argsort([s["temperature_K"] for s in summaries])
+    summaries = [summaries[i] for i in order]
+    t = np.array([s["temperature_K"] for s in summaries])
+    d = np.array([s["diffusivity_cm2_s"] for s in summaries])
+    sd = np.array([s["diffusivity_cm2_s_uncertainty"] for s in summaries])
+    hops = np.array([s["n_hops"] for s in summaries])
+    included = np.isfinite(d) & (d > 0) & np.isfinite(sd) & (sd > 0)
+    notes: list[str] = []
+    if np.any(~included):
+        _warn(
+            f"left out of the Arrhenius fit (no diffusive regime or D ≤ 0): "
+            f"{t[~included].tolist()} K",
+            notes,
+        )
+    fit = fit_arrhenius(
+        t[included], d[included], sd[included], min_temperatures=settings.min_temperatures
+    )
+    notes += fit.warnings
+    tr = settings.report_temperature_K
+    if t[included].min() > settings.extrapolation_warning_ratio * tr:
+        _warn(
+            f"every MD temperature ({t[included].min():g} K and above) is far above the report "
+            f"temperature {tr:g} K: D({tr:g} K) is an extrapolation, and a second Arrhenius "
+            "regime (other mechanism, other Ea) at low T would not show in these data",
+            notes,
+        )
+    report = fit.diffusivity_cm2_s_at(tr)
+    n_density = float(summaries[int(np.argmax(included))]["number_density_per_cm3"])
+    cond = {
+        k: nernst_einstein_conductivity_S_cm(v, n_density, tr, settings.charge_number)
+        for k, v in report.items()
+    }
+    return ArrheniusResult(
+        fit=fit,
+        settings=settings,
+        all_temperature_K=t,
+        all_diffusivity_cm2_s=d,
+        all_diffusivity_uncertainty_cm2_s=sd,
+        included=included,
+        n_hops=hops,
+        number_density_per_cm3=n_density,
+        directions=summaries[0]["directions"],
+        dimensionality=summaries[0]["dimensionality"],
+        mobile_species=summaries[0]["mobile_species"],
+        report={k: float(v) for k, v in report.items()},
+        conductivity={k: float(v) for k, v in cond.items()},
+        warnings=notes,
+    )
