@@ -225,3 +225,52 @@ def keep_partial(h5, provenance: Provenance, out_path: Path, reason: str) -> Non
     failed = out_path.with_name(FAILED_TRAJECTORY_NAME)
     shutil.copyfile(h5.filename, failed)
     log.error("partial trajectory kept for inspection: %s", failed)
+
+
+class TrajectoryFileError(ValueError):
+    """A trajectory.h5 that does not hold what this contract says (names the file and what)."""
+
+
+def read_trajectory(path: str | Path) -> dict[str, Any]:
+    """Read trajectory.h5 for analysis: ``time_ps`` (from 0), ``positions_A`` of the mobile
+    species (n_frames, n_mobile, 3; unwrapped, relative to the system's centre of mass when the
+    file stores it), ``temperature_K``, ``mobile_species``, ``volume_A3``.
+
+    Raises :class:`TrajectoryFileError` naming the file and what is missing or malformed.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise TrajectoryFileError(f"{path}: trajectory file not found")
+    with h5py.File(path, "r") as h5:
+        for name in (TIME, POSITIONS):
+            if name not in h5:
+                raise TrajectoryFileError(f"{path}: no dataset {name!r} (md trajectory contract)")
+        for name in ("temperature_K", "mobile_species", "volume_A3"):
+            if name not in h5.attrs:
+                raise TrajectoryFileError(f"{path}: no root attribute {name!r}")
+        time_ps = h5[TIME][()]
+        pos = h5[POSITIONS]
+        if pos.ndim != 3 or pos.shape[2] != 3 or pos.shape[0] != len(time_ps):
+            raise TrajectoryFileError(
+                f"{path}: {POSITIONS} has shape {pos.shape}; expected "
+                f"({len(time_ps)}, n_mobile, 3) matching {TIME}"
+            )
+        if pos.shape[1] == 0:
+            raise TrajectoryFileError(f"{path}: no atoms of the mobile species in {POSITIONS}")
+        positions = pos[()]
+        if CENTER_OF_MASS in h5:
+            positions = positions - h5[CENTER_OF_MASS][()][:, None, :]
+        species = h5.attrs["mobile_species"]
+        out = {
+            "time_ps": time_ps - time_ps[0],
+            "positions_A": positions,
+            "temperature_K": float(h5.attrs["temperature_K"]),
+            "mobile_species": species.decode() if isinstance(species, bytes) else str(species),
+            "volume_A3": float(h5.attrs["volume_A3"]),
+        }
+    dt = np.diff(out["time_ps"])
+    if len(dt) == 0 or not np.allclose(dt, dt[0], rtol=1e-6, atol=1e-9) or dt[0] <= 0:
+        raise TrajectoryFileError(f"{path}: time_ps must be equally spaced and increasing")
+    return out
