@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ionscale.provenance import Provenance, _json_default, read_attributes
+from ionscale.provenance import Provenance, json_default, read_attributes
 
 if TYPE_CHECKING:
     import h5py
@@ -139,7 +139,7 @@ def write_json(path: str | Path, payload: Mapping[str, Any], provenance: Provena
         raise ValueError("payload must not have its own 'provenance' key")
     body = {**payload, "provenance": read_attributes(provenance.attributes())}
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(body, indent=2, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(body, indent=2, default=json_default) + "\n")
     return Path(path)
 
 

@@ -41,10 +41,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace, so that equal objects hash equally."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
     # numpy scalars and arrays, Paths: the only non-JSON types configs and summaries hold.
     if hasattr(obj, "tolist"):
         return obj.tolist()
