@@ -15,7 +15,7 @@ import numpy as np
 SKIP_DIRS = {"logs", "benchmarks", "work"}
 TIMING_KEYS = (
     "seconds", "wall", "time_s", "created_utc", "provenance", "detail", "speed", "per_hour",
-    "per_cpu_hour",
+    "per_cpu_hour", "per_second",
 )  # fmt: skip
 
 
