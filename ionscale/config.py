@@ -9,6 +9,7 @@ path and says what was expected.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,15 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
     """The config schema: the top-level file plus one file per stage.
 
     ``<schema dir>/stages/<name>.schema.yaml`` defines the top-level key ``<name>`` (one file
-    per stage, like the rule files), so each stage owns its keys in one place.
+    per stage, like the rule files), so each stage owns its keys in one place. Read once per
+    process and path (a copy is returned).
     """
-    path = Path(path)
+    return copy.deepcopy(_read_schema(str(Path(path).resolve())))
+
+
+@functools.cache
+def _read_schema(path_str: str) -> dict[str, Any]:
+    path = Path(path_str)
     with open(path) as fh:
         schema = yaml.safe_load(fh)
     for part in sorted((path.parent / "stages").glob("*.schema.yaml")):

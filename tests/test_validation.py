@@ -30,13 +30,6 @@ def _set(cfg: dict, dotted: str, value) -> None:
     node[parts[-1]] = value
 
 
-def _get(cfg: dict, dotted: str):
-    node = cfg
-    for part in dotted.split("."):
-        node = node[part]
-    return node
-
-
 def _case(cfg: dict, stage: str, **changes) -> None:
     """Change the first case of ``stage`` (phasefield or fem), creating it from the schema
     default when the config has none."""
@@ -76,162 +69,119 @@ def _overlapping_host_file(tmp: Path) -> str:
     return str(path)
 
 
-# (id, mutation of the config, text the error must contain: the key)
+def _fem_case(**changes):
+    return lambda c, t: _case(c, "fem", **changes)
+
+
+def _pf_case(**changes):
+    return lambda c, t: _case(c, "phasefield", **changes)
+
+
+def _file(key: str, make):
+    return lambda c, t: _set(c, key, make(t))
+
+
+def _keys(**dotted):
+    """A mutation setting dotted keys (``md__trust_lo_eV_A`` spells ``md.trust_lo_eV_A``)."""
+    return lambda c, t: [_set(c, k.replace("__", "."), v) for k, v in dotted.items()]
+
+
+# (id, mutation of the config, text the error must name: the key): the cases users got wrong
+# that passed the schema (reversed ranges, cross-field and cross-stage contradictions, files)
 CASES = [
-    ("phasefield-no-cases", lambda c, t: _set(c, "phasefield.cases", []), "phasefield.cases"),
-    ("fem-no-cases", lambda c, t: _set(c, "fem.cases", []), "fem.cases"),
-    (
-        "mc-x-reversed",
-        lambda c, t: (
-            _set(c, "thermo.monte_carlo.x_min", 0.9),
-            _set(c, "thermo.monte_carlo.x_max", 0.1),
-        ),
-        "thermo.monte_carlo",
-    ),
-    (
-        "grid-x-reversed",
-        lambda c, t: (_set(c, "thermo.grid.x_min", 0.9), _set(c, "thermo.grid.x_max", 0.1)),
-        "thermo.grid",
-    ),
-    ("rcut-smth-above-rcut", lambda c, t: _set(c, "potential.rcut_smth_A", 7.0), "rcut_smth_A"),
-    (
-        "md-trust-reversed",
-        lambda c, t: (_set(c, "md.trust_lo_eV_A", 0.3), _set(c, "md.trust_hi_eV_A", 0.1)),
-        "md.trust",
-    ),
-    (
-        "active-trust-reversed",
-        lambda c, t: (
-            _set(c, "active_learning.trust_lo_eV_A", 0.6),
-            _set(c, "active_learning.trust_hi_eV_A", 0.1),
-        ),
-        "active_learning.trust",
-    ),
-    (
-        "zbl-inner-above-outer",
-        lambda c, t: _set(c, "md.zbl_repulsion", {"enabled": True, "inner_A": 1.2, "outer_A": 1.0}),
-        "md.zbl_repulsion",
-    ),
-    (
-        "decay-above-numb-steps",
-        lambda c, t: _set(c, "potential.learning_rate.decay_steps", 10**7),
-        "decay_steps",
-    ),
-    (
-        "active-training-below-decay",
-        lambda c, t: (
-            _set(c, "active_learning.rounds", 1),
-            _set(c, "active_learning.training_steps", 1),
-        ),
-        "active_learning.training_steps",
-    ),
-    ("fem-at-0.3-K", lambda c, t: _case(c, "fem", temperature_K=0.3), "temperature_K"),
-    ("phasefield-at-27-K", lambda c, t: _case(c, "phasefield", temperature_K=27), "temperature_K"),
-    (
-        "report-at-0.3-K",
-        lambda c, t: _set(c, "diffusion.report_temperature_K", 0.3),
-        "diffusion.report_temperature_K",
-    ),
-    (
-        "fem-outside-thermo-T",
-        lambda c, t: _case(c, "fem", temperature_K=350.0),
-        "thermo.temperatures_K",
-    ),
-    (
-        "phasefield-outside-thermo-T",
-        lambda c, t: _case(c, "phasefield", temperature_K=400),
-        "thermo.temperatures_K",
-    ),
-    (
-        "min-temperatures-above-md-sweep",
-        lambda c, t: _set(c, "diffusion.min_temperatures", 10),
-        "diffusion.min_temperatures",
-    ),
-    ("md-vacancies-100", lambda c, t: _set(c, "md.mobile_vacancies", 100), "md.mobile_vacancies"),
-    (
-        "active-vacancies-100",
-        lambda c, t: (
-            _set(c, "active_learning.rounds", 1),
-            _set(c, "active_learning.mobile_vacancies", 100),
-        ),
-        "active_learning.mobile_vacancies",
-    ),
-    (
-        "surrogate-target-typo",
-        lambda c, t: _set(c, "surrogate.fem.targets", ["capacity_mAh_cm"]),
-        "surrogate.fem.targets",
-    ),
-    (
-        "fit-points-reversed",
-        lambda c, t: (
-            _set(c, "diffusion.min_fit_points", 50),
-            _set(c, "diffusion.max_fit_points", 20),
-        ),
-        "diffusion.min_fit_points",
-    ),
-    (
-        "missing-structure-file",
-        lambda c, t: _set(c, "reference.structure.file", "nope/LiC6.cif"),
-        "reference.structure.file",
-    ),
-    (
-        "missing-import-file",
-        lambda c, t: _set(c, "reference.imports", [{"file": "nope.extxyz", "format": "extxyz"}]),
-        "reference.imports[0].file",
-    ),
-    (
-        "x-range-reversed",
-        lambda c, t: _set(c, "reference.x_range", [1.0, 0.0]),
-        "reference.x_range",
-    ),
-    (
-        "duplicate-fem-case",
-        lambda c, t: _set(c, "fem.cases", [{"name": "a"}, {"name": "a"}]),
-        "fem.cases",
-    ),
-    (
-        "duplicate-phasefield-case",
-        lambda c, t: _set(c, "phasefield.cases", [{"name": "a"}, {"name": "a"}]),
-        "phasefield.cases",
-    ),
-    (
-        "final-below-initial",
-        lambda c, t: _case(c, "fem", initial_li_fraction=0.9, final_li_fraction=0.1),
-        "fem.cases",
-    ),
-    (
-        "unknown-base-case",
-        lambda c, t: _set(c, "surrogate.fem.base_case", "nope"),
-        "surrogate.fem.base_case",
-    ),
-    (
-        "sweep-low-above-high",
-        lambda c, t: _set(
-            c, "surrogate.fem.parameters", [{"name": "c_rate", "low": 2.0, "high": 1.0}]
-        ),
-        "surrogate.fem.parameters",
-    ),
-    (
-        "no-sampling-no-imports",
-        lambda c, t: _set(c, "reference.sampling.enabled", False),
-        "reference.imports",
-    ),
-    (
-        "li-metal-without-li",
-        lambda c, t: _set(c, "reference.li_metal.file", _graphite_file(t)),
-        "reference.li_metal",
-    ),
-    (
-        "half-occupied-li",
-        lambda c, t: _set(c, "reference.structure.file", _half_li_file(t)),
-        "partial occupancies",
-    ),
-    (
-        "overlapping-host",
-        lambda c, t: _set(c, "reference.host.file", _overlapping_host_file(t)),
-        "reference.host",
-    ),
-]
+    ("phasefield-no-cases", _keys(phasefield__cases=[]), "phasefield.cases"),
+    ("fem-no-cases", _keys(fem__cases=[]), "fem.cases"),
+    ("mc-x-reversed", _keys(thermo__monte_carlo__x_min=0.9, thermo__monte_carlo__x_max=0.1),
+     "thermo.monte_carlo"),
+    ("grid-x-reversed", _keys(thermo__grid__x_min=0.9, thermo__grid__x_max=0.1), "thermo.grid"),
+    ("rcut-smth-above-rcut", _keys(potential__rcut_smth_A=7.0), "rcut_smth_A"),
+    ("md-trust-reversed", _keys(md__trust_lo_eV_A=0.3, md__trust_hi_eV_A=0.1), "md.trust"),
+    ("active-trust-reversed",
+     _keys(active_learning__trust_lo_eV_A=0.6, active_learning__trust_hi_eV_A=0.1),
+     "active_learning.trust"),
+    ("zbl-inner-above-outer",
+     _keys(md__zbl_repulsion={"enabled": True, "inner_A": 1.2, "outer_A": 1.0}),
+     "md.zbl_repulsion"),
+    ("decay-above-numb-steps", _keys(potential__learning_rate__decay_steps=10**7), "decay_steps"),
+    ("active-training-below-decay",
+     _keys(active_learning__rounds=1, active_learning__training_steps=1),
+     "active_learning.training_steps"),
+    ("fem-at-0.3-K", _fem_case(temperature_K=0.3), "temperature_K"),
+    ("phasefield-at-27-K", _pf_case(temperature_K=27), "temperature_K"),
+    ("report-at-0.3-K", _keys(diffusion__report_temperature_K=0.3),
+     "diffusion.report_temperature_K"),
+    ("fem-outside-thermo-T", _fem_case(temperature_K=350.0), "thermo.temperatures_K"),
+    ("phasefield-outside-thermo-T", _pf_case(temperature_K=400), "thermo.temperatures_K"),
+    ("min-temperatures-above-md-sweep", _keys(diffusion__min_temperatures=10),
+     "diffusion.min_temperatures"),
+    ("md-vacancies-100", _keys(md__mobile_vacancies=100), "md.mobile_vacancies"),
+    ("active-vacancies-100",
+     _keys(active_learning__rounds=1, active_learning__mobile_vacancies=100),
+     "active_learning.mobile_vacancies"),
+    ("surrogate-target-typo", _keys(surrogate__fem__targets=["capacity_mAh_cm"]),
+     "surrogate.fem.targets"),
+    ("fit-points-reversed", _keys(diffusion__min_fit_points=50, diffusion__max_fit_points=20),
+     "diffusion.min_fit_points"),
+    ("missing-structure-file", _keys(reference__structure__file="nope/LiC6.cif"),
+     "reference.structure.file"),
+    ("missing-import-file",
+     _keys(reference__imports=[{"file": "nope.extxyz", "format": "extxyz"}]),
+     "reference.imports[0].file"),
+    ("x-range-reversed", _keys(reference__x_range=[1.0, 0.0]), "reference.x_range"),
+    ("duplicate-fem-case", _keys(fem__cases=[{"name": "a"}, {"name": "a"}]), "fem.cases"),
+    ("duplicate-phasefield-case", _keys(phasefield__cases=[{"name": "a"}, {"name": "a"}]),
+     "phasefield.cases"),
+    ("final-below-initial", _fem_case(initial_li_fraction=0.9, final_li_fraction=0.1),
+     "fem.cases"),
+    ("unknown-base-case", _keys(surrogate__fem__base_case="nope"), "surrogate.fem.base_case"),
+    ("sweep-low-above-high",
+     _keys(surrogate__fem__parameters=[{"name": "c_rate", "low": 2.0, "high": 1.0}]),
+     "surrogate.fem.parameters"),
+    ("no-sampling-no-imports", _keys(reference__sampling__enabled=False), "reference.imports"),
+    ("li-metal-without-li", _file("reference.li_metal.file", _graphite_file),
+     "reference.li_metal"),
+    ("half-occupied-li", _file("reference.structure.file", _half_li_file), "partial occupancies"),
+    ("overlapping-host", _file("reference.host.file", _overlapping_host_file), "reference.host"),
+]  # fmt: skip
+
+
+# -- generated from the schema: every bounded or enumerated leaf, just outside what it allows --
+
+
+def _schema_mutations():
+    """(dotted key, a value the schema forbids) for every leaf with a range or an enum."""
+    from ionscale.config import load_schema
+
+    def walk(node, prefix):
+        for name, sub in node.get("properties", {}).items():
+            key = f"{prefix}{name}"
+            if sub.get("type") == "object":
+                yield from walk(sub, key + ".")
+                continue
+            if "enum" in sub:
+                yield key, "not-one-of-the-choices"
+            if "minimum" in sub:
+                yield key, sub["minimum"] - (1 if sub.get("type") == "integer" else 1e-3)
+            if "exclusiveMinimum" in sub:
+                yield key, sub["exclusiveMinimum"]
+            if "maximum" in sub:
+                yield key, sub["maximum"] + 1
+            if sub.get("type") in ("integer", "number", "boolean"):
+                yield key, "a string"
+
+    return list(walk(load_schema(), ""))
+
+
+GENERATED = _schema_mutations()
+
+
+@pytest.mark.parametrize(("key", "value"), GENERATED, ids=[f"{k}={v!r}" for k, v in GENERATED])
+def test_generated_bad_value_is_rejected_naming_the_key(key, value):
+    cfg = copy.deepcopy(BASE)
+    _set(cfg, key, value)
+    with pytest.raises(ConfigError) as err:
+        check_run_config(cfg)
+    assert f"'{key}'" in str(err.value) or f"{key}:" in str(err.value), str(err.value)
 
 
 @pytest.mark.parametrize("mutate, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
