@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from typing import Any
 
 
@@ -57,3 +58,32 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_frozen(v) for v in value)
     return value
+
+
+def from_section(
+    cls: type, section: Mapping[str, Any], key: str, *, shared: bool = False, **fixed: Any
+) -> Any:
+    """A settings dataclass from its config section: the one way every stage builds them.
+
+    Keys the section leaves out take the class defaults (drawn from the schema); list values of
+    tuple-typed fields become tuples; ``fixed`` sets fields the section does not hold (a
+    temperature of the sweep, a derived seed). A key the class does not know is an error naming
+    ``key`` and the allowed keys, unless the section is ``shared`` by several settings classes
+    (``diffusion`` holds the MSD and the Arrhenius settings): then each takes its own keys.
+    """
+    names = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(section) - set(names))
+    if unknown and not shared:
+        from ionscale.config import ConfigError
+
+        allowed = ", ".join(sorted(set(names) - set(fixed)))
+        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
+    values = {}
+    for name, value in section.items():
+        if name not in names:
+            continue
+        value = copy.deepcopy(value)
+        if isinstance(value, list) and str(names[name].type).startswith("tuple"):
+            value = _frozen(value)
+        values[name] = value
+    return cls(**values, **fixed)

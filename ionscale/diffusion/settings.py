@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ionscale.settings import default
+from ionscale.settings import default, from_section
 
 #: Direction sets an MSD/D is reported for: name → Cartesian components (d = their number).
 DIRECTIONS: dict[str, tuple[int, ...]] = {"xyz": (0, 1, 2), "xy": (0, 1), "z": (2,)}
@@ -71,8 +71,8 @@ class MSDSettings:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> MSDSettings:
-        keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in cfg.items() if k in keys})
+        """From the ``diffusion`` section (shared with :class:`ArrheniusSettings`)."""
+        return from_section(cls, cfg, "diffusion", shared=True)
 
 
 @dataclass
@@ -98,5 +98,5 @@ class ArrheniusSettings:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ArrheniusSettings:
-        keys = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in cfg.items() if k in keys})
+        """From the ``diffusion`` section (shared with :class:`MSDSettings`)."""
+        return from_section(cls, cfg, "diffusion", shared=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ionscale.phasefield.core import StepControl
-from ionscale.settings import default
+from ionscale.settings import default, from_section
 
 #: mean_composition keyword: the middle of the widest spinodal interval of f at T.
 SPINODAL_CENTER = "spinodal_center"
@@ -58,13 +58,7 @@ class CahnHilliardCase:
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any]) -> CahnHilliardCase:
-        unknown = set(entry) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"phasefield case: unknown keys {sorted(unknown)}")
-        values = dict(entry)
-        if "grid" in values:
-            values["grid"] = tuple(values["grid"])
-        return cls(**values)
+        return from_section(cls, entry, f"phasefield.cases[{entry.get('name', '?')}]")
 
     def validate(self) -> None:
         """Check every field, naming the key; called before any time stepping."""
@@ -132,7 +126,7 @@ class SolverSettings:
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any]) -> SolverSettings:
-        return cls(**dict(entry))
+        return from_section(cls, entry, "phasefield.solver")
 
     def control(self) -> StepControl:
         return StepControl(rtol=self.rtol, atol=self.atol, max_steps=self.max_steps)

@@ -33,7 +33,7 @@ from ase import Atoms
 from ase.units import Rydberg, kB
 
 from ionscale.config import ConfigError
-from ionscale.settings import default, default_factory
+from ionscale.settings import default, default_factory, from_section
 
 SMEARINGS = ("fermi-dirac", "marzari-vanderbilt", "methfessel-paxton")
 DISPERSIONS = ("none", "d3-bj", "d3-zero")
@@ -90,11 +90,7 @@ class CalculatorSettings:
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CalculatorSettings:
         """From the ``reference.calculator`` config section (keys as in the schema)."""
-        known = set(cls.__dataclass_fields__)
-        unknown = set(cfg) - known
-        if unknown:
-            raise ConfigError(f"reference.calculator: unknown key(s) {sorted(unknown)}")
-        return cls(**{k: copy.deepcopy(v) for k, v in cfg.items()})
+        return from_section(cls, cfg, "reference.calculator")
 
 
 def kpoint_grid(atoms: Atoms, density_per_A: float) -> tuple[int, int, int]:
