@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from ionscale.thermo.atomistic import (
 from ionscale.thermo.cluster_expansion import CESettings, fit_cluster_expansion
 from ionscale.thermo.hull import formation_energies
 from ionscale.thermo.io import read_orderings_for_dft_check, read_orderings_for_fit, write_orderings
+from ionscale.thermo.results import Orderings
 from ionscale.thermo.settings import host_from_config, relax_settings
 from ionscale.thermo.structures import HostLattice, enumerate_orderings, strip_vacancies
 
@@ -43,34 +43,6 @@ log = logging.getLogger("ionscale.thermo.stage")
 
 
 # -- orderings, energies, hull ----------------------------------------------------------------
-@dataclass
-class Orderings:
-    """Enumerated orderings, relaxed, with their energies and hull."""
-
-    lattice: list[Any]  # decorated lattice structures (vacancies "X")
-    relaxed: list[Any]  # relaxed structures (vacancies removed)
-    energy_eV: np.ndarray  # (n_models, n): ensemble energies of the relaxed structures
-    formation_eV_per_site: np.ndarray  # (n_models, n)
-    host_eV_per_site: np.ndarray  # (n_models,)
-    li_metal_eV_per_atom: np.ndarray  # (n_models,)
-    li_metal_lattice_A: float
-    converged: np.ndarray
-    steps: np.ndarray
-    failure: list[str]
-
-    @property
-    def ok(self) -> np.ndarray:
-        return np.array([not f for f in self.failure])
-
-    @property
-    def x(self) -> np.ndarray:
-        return np.array([a.info["li_fraction"] for a in self.lattice], dtype=float)
-
-    @property
-    def n_sites(self) -> np.ndarray:
-        return np.array([a.info["n_sites"] for a in self.lattice], dtype=int)
-
-
 def metal_reference(
     host: HostLattice, li_metal_lattice_A: float, calcs: Sequence[Any], settings: RelaxSettings
 ) -> tuple[Any, np.ndarray]:

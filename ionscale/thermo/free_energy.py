@@ -34,6 +34,7 @@ from ionscale.thermo.io import (
 )
 from ionscale.thermo.montecarlo import MCResult, MonteCarloDataError, check_sgc_monotone
 from ionscale.thermo.network import FitResult, NetworkSettings
+from ionscale.thermo.results import FreeEnergyResult
 from ionscale.thermo.settings import host_from_config, mc_settings, network_settings, x_grid
 
 #: the thermo rules' logger (its name is the one their log lines have always carried)
@@ -82,26 +83,6 @@ def check_grid_within_data(grid: np.ndarray, x_data: np.ndarray, temperature_K: 
             stacklevel=2,
         )
     return out
-
-
-@dataclass
-class FreeEnergyResult:
-    """The learned f(x, T) on the grid and everything that goes into free_energy.h5."""
-
-    x: np.ndarray
-    temperature_K: np.ndarray
-    f: np.ndarray
-    mu: np.ndarray
-    d2f: np.ndarray
-    f_unc: np.ndarray | None
-    mu_unc: np.ndarray | None
-    d2f_unc: np.ndarray | None
-    fits: list[FitResult]
-    data: list[MCResult]
-    spinodal: list[list[tuple[float, float]]]
-    two_phase: list[list[tuple[float, float, float]]]
-    extrapolated: list[list[tuple[float, float]]]
-    f_end_eV: float
 
 
 @dataclass

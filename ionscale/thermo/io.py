@@ -35,11 +35,10 @@ from ionscale.thermo.analysis import ocv_V
 from ionscale.thermo.hull import check_against_metal, convex_hull
 
 if TYPE_CHECKING:
-    from ionscale.thermo.energies import Orderings
-    from ionscale.thermo.free_energy import FreeEnergyResult
     from ionscale.thermo.hull import Hull
     from ionscale.thermo.montecarlo import MCResult
     from ionscale.thermo.network import IntegrableFreeEnergy
+    from ionscale.thermo.results import FreeEnergyResult, Orderings
     from ionscale.thermo.structures import HostLattice
 
 

@@ -11,8 +11,8 @@ import numpy as np
 from ionscale.io import atomic_path
 
 if TYPE_CHECKING:
-    from ionscale.thermo.free_energy import FreeEnergyResult
     from ionscale.thermo.hull import Hull
+    from ionscale.thermo.results import FreeEnergyResult
 
 
 def _figure(ncols: int = 1) -> tuple[Any, Any]:

@@ -15,6 +15,7 @@ Each ``run_*`` function is one Snakemake rule (scripts/thermo_*.py only pass pat
 The code lives by responsibility, and every name stays importable from here:
 
 - :mod:`~ionscale.thermo.settings`: settings objects from the config, the host lattice;
+- :mod:`~ionscale.thermo.results`: what the rules compute, in memory (orderings, free energy);
 - :mod:`~ionscale.thermo.io`: the product contract of orderings.h5, mc/T{T}K.h5 and
   free_energy.h5 (dataset names, units, writers and readers);
 - :mod:`~ionscale.thermo.energies`: the rules at T = 0 (orderings and hull, cluster
@@ -28,7 +29,6 @@ from __future__ import annotations
 from ionscale.thermo.atomistic import RelaxSettings
 from ionscale.thermo.cluster_expansion import CESettings
 from ionscale.thermo.energies import (
-    Orderings,
     compute_orderings,
     log,
     run_cluster_expansion,
@@ -37,7 +37,6 @@ from ionscale.thermo.energies import (
 )
 from ionscale.thermo.free_energy import (
     EXTRAPOLATION_TOLERANCE,
-    FreeEnergyResult,
     check_grid_within_data,
     learn_free_energy,
     plot_ocv_file,
@@ -58,6 +57,7 @@ from ionscale.thermo.io import (
 )
 from ionscale.thermo.montecarlo import MCResult, MCSettings, MonteCarloDataError
 from ionscale.thermo.network import FitResult, IntegrableFreeEnergy, NetworkSettings
+from ionscale.thermo.results import FreeEnergyResult, Orderings
 from ionscale.thermo.settings import (
     check_settings,
     host_from_config,
