@@ -58,8 +58,10 @@ from ionscale.engines.lammps import (
     write_data_file,
 )
 
-# the split of labelled active frames belongs to the potential stage's data; kept importable here
+# the split of labelled active frames belongs to the potential stage's data and the check whether
+# a round can start from the last round's weights (sel_fits) to its training; kept importable here
 from ionscale.potential.data import validation_indices as validation_indices
+from ionscale.potential.train import sel_fits as sel_fits
 from ionscale.settings import default
 
 if TYPE_CHECKING:
@@ -316,19 +318,3 @@ def write_exploration(path: str | Path, result: Exploration, frame_prefix: str,
         },
         "stopped": result.stopped,
     }
-
-
-def sel_fits(new_sel: dict[str, Any], old_sel: dict[str, Any]) -> bool:
-    """True when every neighbour count of ``new_sel`` fits in ``old_sel`` (same shapes).
-
-    A round can start from the last round's weights only with the same ``sel`` (the descriptor's
-    tensor shapes); it keeps the old ``sel`` when the new data need no more neighbours.
-    """
-    if set(new_sel) != set(old_sel):
-        return False
-    for key, new in new_sel.items():
-        old = old_sel[key]
-        a, b = np.atleast_1d(new), np.atleast_1d(old)
-        if a.shape != b.shape or np.any(a > b):
-            return False
-    return True

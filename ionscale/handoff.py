@@ -67,6 +67,7 @@ import numpy as np
 
 from ionscale.io import Quantity, ResultFileError, write_h5
 from ionscale.provenance import Provenance
+from ionscale.thermo.io import FREE_ENERGY_GROUPS, FREE_ENERGY_TABLES
 from ionscale.units import BOLTZMANN_eV_K
 
 #: dataset name → (attribute of ContinuumParameters, units)
@@ -266,7 +267,7 @@ def read_parameters(path: str | Path) -> ContinuumParameters:
 
 # -- assembly of parameters.h5 from the stages' results ----------------------------------------
 #: groups of thermo/free_energy.h5 copied under ``thermo/`` (network weights, fit, analysis, ...)
-THERMO_EXTRA_GROUPS = ("fit", "analysis", "network", "hull", "reference", "data")
+THERMO_EXTRA_GROUPS = FREE_ENERGY_GROUPS
 
 
 class HandoffInputError(ValueError):
@@ -333,16 +334,7 @@ def assemble_parameters(
     )
     from ionscale.io import read_provenance
 
-    fe = _require(
-        free_energy_h5,
-        (
-            "x",
-            "temperature_K",
-            "free_energy_eV_per_site",
-            "chemical_potential_eV",
-            "d2f_dx2_eV_per_site",
-        ),
-    )
+    fe = _require(free_energy_h5, tuple(FREE_ENERGY_TABLES))
     # the Arrhenius result, read through the diffusion stage's contract (names and units)
     ar_specs = (
         ARRHENIUS_TEMPERATURE,
@@ -362,14 +354,7 @@ def assemble_parameters(
             "poisson_ratio",
         ),
     )
-    expected = {
-        "x": "1",
-        "temperature_K": "K",
-        "free_energy_eV_per_site": "eV/site",
-        "chemical_potential_eV": "eV",
-        "d2f_dx2_eV_per_site": "eV/site",
-    }
-    for name, units in expected.items():
+    for name, units in FREE_ENERGY_TABLES.items():
         if fe[name].units != units:
             raise HandoffInputError(
                 f"{free_energy_h5}: '{name}' has units {fe[name].units!r}, expected {units!r}"

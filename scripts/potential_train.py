@@ -14,9 +14,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
-from ionscale.active import sel_fits
 from ionscale.io import atomic_path, write_json
-from ionscale.potential import NeighborStat, PotentialSettings, train_member
+from ionscale.potential import NeighborStat, PotentialSettings, sel_fits, train_member
 from ionscale.provenance import Provenance
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)

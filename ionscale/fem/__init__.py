@@ -13,7 +13,9 @@ single-particle form; diffusion-induced stress after Zhang, Shyy & Sastry, J. El
   V = OCV(x_surface) + η;
 - linear elasticity with the chemical strain Ω·Δc/3: radial, hoop and von Mises stress.
 
-Modules: :mod:`~ionscale.fem.model` (cases, settings, material, kinetics; no DOLFINx),
+Modules: :mod:`~ionscale.fem.model` (cases, settings, material, kinetics; no DOLFINx; in parts
+:mod:`~ionscale.fem.cases`, :mod:`~ionscale.fem.material`, :mod:`~ionscale.fem.scales`,
+:mod:`~ionscale.fem.kinetics`),
 :mod:`~ionscale.fem.solver` (``simulate``, a driver of the phases in
 :mod:`~ionscale.fem.transport` and :mod:`~ionscale.fem.mechanics` (weak forms),
 :mod:`~ionscale.fem.stepping` (time loop), :mod:`~ionscale.fem.events` (stop events) and

@@ -36,7 +36,13 @@ from ionscale.potential.settings import (
     PotentialSettings,
     descriptor_spec,
 )
-from ionscale.potential.train import deepmd_input, member_seed, read_lcurve, train_member
+from ionscale.potential.train import (
+    deepmd_input,
+    member_seed,
+    read_lcurve,
+    sel_fits,
+    train_member,
+)
 
 __all__ = [
     "DESCRIPTORS",
@@ -54,5 +60,6 @@ __all__ = [
     "predict",
     "prepare_data",
     "read_lcurve",
+    "sel_fits",
     "train_member",
 ]

@@ -205,3 +205,19 @@ def train_member(
         final,
     )
     return frozen, compressed, workdir / LCURVE, summary
+
+
+def sel_fits(new_sel: dict[str, Any], old_sel: dict[str, Any]) -> bool:
+    """True when every neighbour count of ``new_sel`` fits in ``old_sel`` (same shapes).
+
+    A round can start from the last round's weights only with the same ``sel`` (the descriptor's
+    tensor shapes); it keeps the old ``sel`` when the new data need no more neighbours.
+    """
+    if set(new_sel) != set(old_sel):
+        return False
+    for key, new in new_sel.items():
+        old = old_sel[key]
+        a, b = np.atleast_1d(new), np.atleast_1d(old)
+        if a.shape != b.shape or np.any(a > b):
+            return False
+    return True

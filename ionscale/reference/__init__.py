@@ -7,7 +7,9 @@ The stage turns one host structure (default: graphite, Li_xC6) into labelled DFT
 - :mod:`~ionscale.reference.sampling`: seeded, reproducible candidate frames (Li/vacancy
   orderings across the Li content range, rattled and strained copies, vacancy-hop images,
   close Li–Li contacts, optional short MD with a cheap potential, bcc Li metal and empty-host
-  references), with near-duplicates removed.
+  references), with near-duplicates removed; its settings, frame generators and duplicate
+  removal are in :mod:`~ionscale.reference.sampling_settings`,
+  :mod:`~ionscale.reference.generators` and :mod:`~ionscale.reference.duplicates`.
 - :mod:`~ionscale.reference.calculators`: a registry of named ASE calculators (GPAW embedded;
   VASP, Quantum ESPRESSO, CP2K for clusters) built from one set of physical settings, with D3
   dispersion added through ``dftd3`` and ASE's ``SumCalculator``.

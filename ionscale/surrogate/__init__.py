@@ -8,7 +8,10 @@
   phase-field evolution (after Montes de Oca Zapiain et al., npj Comput. Mater. 7, 3 (2021)).
 - :mod:`~ionscale.surrogate.bo` — batch Bayesian optimisation under output constraints
   (constrained expected improvement or UCB, kriging-believer batches).
-- :mod:`~ionscale.surrogate.study` — design/case/training files and config checks.
+- :mod:`~ionscale.surrogate.study` — design/case/training files and config checks, in parts:
+  :mod:`~ionscale.surrogate.checks`, :mod:`~ionscale.surrogate.design_files`,
+  :mod:`~ionscale.surrogate.cases`, :mod:`~ionscale.surrogate.training`,
+  :mod:`~ionscale.surrogate.optimisation`, :mod:`~ionscale.surrogate.wiring`.
 - :mod:`~ionscale.surrogate.solvers` — the one place that calls the phasefield and fem stages.
 
 Every piece works on plain arrays and callables, without Snakemake: a solver is any function

@@ -10,11 +10,13 @@ so the outputs are a deterministic function of the swept parameters (what a GP m
 The wall time of a case is measured in the same job around the reading of the handoff file and
 the stage's ``run_case`` call (set-up, time stepping, solves, result files and plots; not the
 Python start-up and imports), and recorded in ``case.json``.
+
+A case's config entry and its record come from :mod:`~ionscale.surrogate.cases` (shared with the
+study code, which imports this module and never the other way round).
 """
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,50 +26,29 @@ from typing import Any
 import numpy as np
 
 from ionscale.provenance import Provenance
+from ionscale.surrogate.cases import (
+    FIXED_CASE_KEYS,
+    base_case_entry,
+    case_entry,
+    check_swept_keys,
+    design_case,
+    scalar_outputs,
+)
 from ionscale.surrogate.design import SurrogateInputError
 from ionscale.surrogate.field import Trajectory
 
-#: Case keys a sweep may not vary (identity, layout and randomness of a case).
-FIXED_CASE_KEYS = ("name", "seed", "grid")
-
-
-def base_case_entry(stage_cfg: Mapping[str, Any], solver: str, base_case: str, key: str) -> dict:
-    """The config entry of the base case (by name; the stage's first case if empty)."""
-    cases = stage_cfg.get("cases") or []
-    if not cases:
-        raise SurrogateInputError(f"{key}: the {solver} stage has no cases ({solver}.cases)")
-    if not base_case:
-        return copy.deepcopy(dict(cases[0]))
-    for entry in cases:
-        if entry.get("name") == base_case:
-            return copy.deepcopy(dict(entry))
-    names = ", ".join(str(e.get("name")) for e in cases)
-    raise SurrogateInputError(f"{key}: no {solver} case named {base_case!r} (cases: {names})")
-
-
-def check_swept_keys(base: Mapping[str, Any], names: list[str], solver: str, key: str) -> None:
-    """Swept names must be scalar keys of the base case (not its name, seed or grid)."""
-    for i, name in enumerate(names):
-        where = f"{key}[{i}].name"
-        if name in FIXED_CASE_KEYS:
-            raise SurrogateInputError(f"{where}: {name!r} cannot be swept")
-        if name not in base:
-            avail = ", ".join(k for k in base if k not in FIXED_CASE_KEYS)
-            raise SurrogateInputError(
-                f"{where}: {name!r} is not a {solver} case key (keys: {avail})"
-            )
-        if isinstance(base[name], bool | list | dict):
-            raise SurrogateInputError(f"{where}: {solver} case key {name!r} is not a number")
-
-
-def case_entry(
-    base: Mapping[str, Any], parameters: Mapping[str, float], name: str
-) -> dict[str, Any]:
-    """The base case with the swept values set and a new name."""
-    entry = copy.deepcopy(dict(base))
-    entry.update({k: float(v) for k, v in parameters.items()})
-    entry["name"] = name
-    return entry
+__all__ = [
+    "FIXED_CASE_KEYS",
+    "RUNNERS",
+    "TRAJECTORY_READERS",
+    "CaseRun",
+    "base_case_entry",
+    "case_entry",
+    "check_swept_keys",
+    "read_phasefield_trajectory",
+    "run_case",
+    "run_study_case",
+]
 
 
 @dataclass(frozen=True)
@@ -189,8 +170,6 @@ def run_study_case(
     threads: int = 1,
 ) -> dict[str, Any]:
     """Run one row of a ``design.json`` and return the content of its ``case.json``."""
-    from ionscale.surrogate.study import design_case, scalar_outputs
-
     solver = design["solver"]
     record = design_case(design, case)
     key = (

@@ -22,6 +22,9 @@ The chain, one module each:
 
 :mod:`~ionscale.thermo.dft` recomputes a handful of orderings with the reference stage's DFT
 calculator; :mod:`~ionscale.thermo.host` gives the host's elastic constants, molar volume and
-chemical strain for the handoff; :mod:`~ionscale.thermo.stage` strings them together for the
-workflow's rules.
+chemical strain for the handoff. The workflow's rules run them through
+:mod:`~ionscale.thermo.energies` (orderings and hull, cluster expansion, DFT check) and
+:mod:`~ionscale.thermo.free_energy` (Monte Carlo, free energy, OCV plot), with settings from
+:mod:`~ionscale.thermo.settings` and the result files' layout in :mod:`~ionscale.thermo.io`;
+:mod:`~ionscale.thermo.stage` keeps every one of those names importable in one place.
 """

@@ -12,7 +12,7 @@ from ionscale.io import atomic_path
 
 if TYPE_CHECKING:
     from ionscale.thermo.hull import Hull
-    from ionscale.thermo.stage import FreeEnergyResult
+    from ionscale.thermo.results import FreeEnergyResult
 
 
 def _figure(ncols: int = 1) -> tuple[Any, Any]:

@@ -1,0 +1,267 @@
+"""The thermo rules on energies at T = 0: orderings and hull, cluster expansion, DFT spot check.
+
+- :func:`run_orderings` (rule thermo_orderings): enumerate the Li/vacancy orderings, relax with
+  DP model 0, energies with every ensemble member, formation energies against the empty host
+  and bcc Li metal, convex hull → ``orderings.h5`` (+ the lattice decorations and the relaxed
+  structures as extxyz; layout in :mod:`ionscale.thermo.io`).
+- :func:`run_cluster_expansion` (rule thermo_cluster_expansion): icet cluster expansion of the
+  model-0 formation energies with k-fold CV → ``cluster_expansion.ce`` and
+  ``cluster_expansion.json``.
+- :func:`run_dft_check` (rule thermo_dft_check): DP vs DFT formation energies of a few
+  orderings (JSON + parity plot).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ionscale.io import atomic_path, write_json
+from ionscale.provenance import Provenance
+from ionscale.thermo.atomistic import (
+    RelaxSettings,
+    check_species,
+    dp_calculator,
+    ensemble_energies,
+    relax,
+    relaxed_metal_reference,
+)
+from ionscale.thermo.cluster_expansion import CESettings, fit_cluster_expansion
+from ionscale.thermo.hull import formation_energies
+from ionscale.thermo.io import read_orderings_for_dft_check, read_orderings_for_fit, write_orderings
+from ionscale.thermo.results import Orderings
+from ionscale.thermo.settings import host_from_config, relax_settings
+from ionscale.thermo.structures import HostLattice, enumerate_orderings, strip_vacancies
+
+#: the thermo rules' logger (its name is the one their log lines have always carried)
+log = logging.getLogger("ionscale.thermo.stage")
+
+
+# -- orderings, energies, hull ----------------------------------------------------------------
+def metal_reference(
+    host: HostLattice, li_metal_lattice_A: float, calcs: Sequence[Any], settings: RelaxSettings
+) -> tuple[Any, np.ndarray]:
+    """bcc metal of the mobile species relaxed with model 0, and its energy per atom with
+    every model (μ_Li,metal, eV/atom)."""
+    metal = relaxed_metal_reference(host.mobile_species, li_metal_lattice_A, calcs[0], settings)
+    mu_metal = ensemble_energies([metal.atoms], calcs)[:, 0] / len(metal.atoms)
+    return metal, mu_metal
+
+
+def relax_orderings(
+    lattice: Sequence[Any], calc: Any, settings: RelaxSettings
+) -> tuple[list[Any], list[bool], list[int], list[str]]:
+    """Relax every ordering (vacancies removed) with one calculator: (relaxed structures,
+    converged, steps, failure message or "") in the lattice's order."""
+    relaxed, converged, steps, failure = [], [], [], []
+    for k, atoms in enumerate(lattice):
+        res = relax(strip_vacancies(atoms), calc, settings)
+        relaxed.append(res.atoms)
+        converged.append(res.converged)
+        steps.append(res.steps)
+        failure.append(res.failure)
+        log.info(
+            "%s x = %.3f (%d atoms): E = %.4f eV, %d steps%s%s",
+            atoms.info["ordering_id"],
+            atoms.info["li_fraction"],
+            len(res.atoms),
+            res.energy_eV,
+            res.steps,
+            "" if res.converged else " (not converged)",
+            f" FAILED: {res.failure}" if res.failure else "",
+        )
+        if k % 20 == 19:
+            log.info("relaxed %d/%d", k + 1, len(lattice))
+    return relaxed, converged, steps, failure
+
+
+def host_and_formation_energies(
+    host: HostLattice,
+    lattice: Sequence[Any],
+    energies: np.ndarray,
+    failure: Sequence[str],
+    mu_metal: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The empty host's energy per site and the formation energies per site, per model.
+
+    Raises
+    ------
+    RuntimeError
+        The empty host (x = 0 in the primitive cell) is missing or did not relax.
+    """
+    x = np.array([a.info["li_fraction"] for a in lattice])
+    n_sites = np.array([a.info["n_sites"] for a in lattice])
+    empty = np.flatnonzero((x == 0) & (n_sites == host.n_sites))
+    if not len(empty) or failure[empty[0]]:
+        raise RuntimeError("the empty host (x = 0) did not relax: no reference for f(x)")
+    host_e = energies[:, empty[0]] / host.n_sites
+    n_li = np.rint(x * n_sites)
+    ef = formation_energies(
+        energies, n_li[None, :], n_sites[None, :], host_e[:, None], mu_metal[:, None]
+    )
+    return host_e, ef
+
+
+def compute_orderings(
+    host: HostLattice,
+    models: Sequence[str | Path],
+    max_supercell_size: int,
+    max_structures: int,
+    li_metal_lattice_A: float,
+    settings: RelaxSettings,
+) -> Orderings:
+    """Enumerate, relax with model 0, evaluate with every model, formation energies."""
+    if not models:
+        raise ValueError("at least one DeePMD model is needed")
+    calcs = [dp_calculator(m) for m in models]
+    check_species(host.primitive, calcs[0], f"host structure {host.source}")
+    metal, mu_metal = metal_reference(host, li_metal_lattice_A, calcs, settings)
+    lattice = enumerate_orderings(host, max_supercell_size, max_structures)
+    log.info(
+        "%d orderings in supercells of up to %d primitive cells", len(lattice), max_supercell_size
+    )
+    relaxed, converged, steps, failure = relax_orderings(lattice, calcs[0], settings)
+    energies = ensemble_energies(relaxed, calcs)
+    host_e, ef = host_and_formation_energies(host, lattice, energies, failure, mu_metal)
+    failed = [f"{lattice[i].info['ordering_id']}: {f}" for i, f in enumerate(failure) if f]
+    if failed:
+        warnings.warn(f"{len(failed)} orderings failed and are left out: {failed}", stacklevel=2)
+    return Orderings(
+        lattice=lattice,
+        relaxed=relaxed,
+        energy_eV=energies,
+        formation_eV_per_site=ef,
+        host_eV_per_site=host_e,
+        li_metal_eV_per_atom=mu_metal,
+        li_metal_lattice_A=float(metal.atoms.cell.lengths()[0]),
+        converged=np.array(converged),
+        steps=np.array(steps),
+        failure=failure,
+    )
+
+
+def run_orderings(
+    cfg: Mapping[str, Any], models: Sequence[str], out: Mapping[str, str], provenance: Provenance
+) -> Orderings:
+    """Rule thermo_orderings: ``cfg`` holds the ``thermo`` section and the host's reference keys."""
+    host = host_from_config(cfg["reference"])
+    o = cfg["thermo"]["orderings"]
+    orderings = compute_orderings(
+        host,
+        models,
+        o["max_supercell_size"],
+        o["max_structures"],
+        o["li_metal_lattice_A"],
+        relax_settings(cfg["thermo"]),
+    )
+    write_orderings(
+        orderings, out["h5"], out["lattice"], out["relaxed"], out.get("plot"), provenance, host
+    )
+    return orderings
+
+
+# -- cluster expansion --------------------------------------------------------------------------
+def add_end_members(
+    summary: dict[str, Any], ce: Any, host: HostLattice, structures: Sequence[Any], ef: np.ndarray
+) -> None:
+    """Add to the fit summary the expansion's end members (x = 0, 1; eV/site), its anchor
+    f(1) − f(0), the DP value of f(1) and the fitted data."""
+    per_site = len(host.primitive) / host.n_sites
+    end0 = float(ce.predict(host.end_member(0)) * per_site)
+    end1 = float(ce.predict(host.end_member(1)) * per_site)
+    summary["end_members_eV_per_site"] = {"x0": end0, "x1": end1}
+    summary["f_end_eV_per_site"] = end1 - end0
+    summary["dp_f_end_eV_per_site"] = float(
+        ef[
+            np.argmax(
+                [
+                    host.li_fraction(s) == 1 and host.n_sites_in(s) == host.n_sites
+                    for s in structures
+                ]
+            )
+        ]
+    )
+    summary["li_fraction"] = [host.li_fraction(s) for s in structures]
+    summary["dp_formation_energy_eV_per_site"] = ef.tolist()
+
+
+def run_cluster_expansion(
+    cfg: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    out: Mapping[str, str],
+    provenance: Provenance,
+    seed: int,
+) -> tuple[Any, dict[str, Any]]:
+    """Rule thermo_cluster_expansion."""
+    host = host_from_config(cfg["reference"])
+    structures, ef = read_orderings_for_fit(inputs["h5"], inputs["lattice"])
+    c = cfg["thermo"]["cluster_expansion"]
+    settings = CESettings(
+        cutoffs_A=list(c["cutoffs_A"]),
+        fit_method=c["fit_method"],
+        n_splits=c["n_splits"],
+        seed=seed,
+    )
+    ce, summary = fit_cluster_expansion(host, structures, ef, settings)
+    add_end_members(summary, ce, host, structures, ef)
+    log.info(
+        "cluster expansion: %d structures, %d parameters, CV RMSE %.2f meV/site",
+        summary["n_structures"],
+        summary["n_parameters"],
+        1e3 * summary["rmse_validation_eV_per_site"],
+    )
+    with atomic_path(out["ce"]) as tmp:
+        ce.write(str(tmp))
+    write_json(out["json"], summary, provenance)
+    return ce, summary
+
+
+# -- DFT spot check -----------------------------------------------------------------------------
+def run_dft_check(
+    cfg: Mapping[str, Any],
+    calculator_cfg: Mapping[str, Any],
+    inputs: Mapping[str, str],
+    out: Mapping[str, str],
+    provenance: Provenance,
+    workdir: str | Path,
+) -> dict[str, Any]:
+    """Rule thermo_dft_check: DP vs DFT formation energies (JSON + parity plot)."""
+    import ase.io
+
+    from ionscale.thermo.dft import dft_spot_check
+    from ionscale.thermo.plots import plot_dft_parity
+    from ionscale.thermo.structures import bcc_metal
+
+    arrays, a_metal = read_orderings_for_dft_check(inputs["h5"])
+    relaxed = ase.io.read(inputs["relaxed"], index=":")
+    metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
+    summary = dft_spot_check(
+        relaxed,
+        arrays,
+        metal,
+        calculator_cfg,
+        cfg["thermo"]["dft_check"]["n_structures"],
+        workdir,
+    )
+    rows = summary["structures"]
+    if summary["rmse_eV_per_site"] is not None:
+        log.info(
+            "DP vs DFT formation energies: MAE %.1f meV/site, RMSE %.1f, max %.1f (%d)",
+            1e3 * summary["mae_eV_per_site"],
+            1e3 * summary["rmse_eV_per_site"],
+            1e3 * summary["max_abs_error_eV_per_site"],
+            len(rows),
+        )
+    write_json(out["json"], summary, provenance)
+    plot_dft_parity(
+        np.array([r["dp_formation_energy_eV_per_site"] for r in rows]),
+        np.array([r["dft_formation_energy_eV_per_site"] for r in rows]),
+        np.array([r["li_fraction"] for r in rows]),
+        out["plot"],
+    )
+    return summary

@@ -1,0 +1,249 @@
+"""The thermo rules at finite temperature: Monte Carlo, the learned free energy, the OCV plot.
+
+- :func:`run_monte_carlo` (rule thermo_monte_carlo): one temperature of (VC)SGC Monte Carlo on
+  the cluster expansion → ``mc/T{T}K.h5``.
+- :func:`run_free_energy` (rule thermo_free_energy): one integrable network per temperature
+  trained on the μ data (:func:`learn_free_energy`), the tables of f, μ, ∂²f/∂x² on the output
+  grid, spinodal, two-phase regions and OCV → ``free_energy.h5``.
+- :func:`plot_ocv_file` (rule thermo_ocv_plot): the learned OCV against measured plateaus.
+
+File layouts are in :mod:`ionscale.thermo.io`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ionscale.io import Quantity
+from ionscale.provenance import Provenance
+from ionscale.thermo.analysis import spinodal_intervals, two_phase_regions
+from ionscale.thermo.io import (
+    orderings_for_free_energy,
+    read_mc,
+    read_ocv_curves,
+    write_free_energy,
+    write_mc,
+)
+from ionscale.thermo.montecarlo import MCResult, MonteCarloDataError, check_sgc_monotone
+from ionscale.thermo.network import FitResult, NetworkSettings
+from ionscale.thermo.results import FreeEnergyResult
+from ionscale.thermo.settings import host_from_config, mc_settings, network_settings, x_grid
+
+#: the thermo rules' logger (its name is the one their log lines have always carried)
+log = logging.getLogger("ionscale.thermo.stage")
+
+#: How far (in x) the output grid may reach beyond the sampled μ data before a warning.
+EXTRAPOLATION_TOLERANCE = 0.01
+
+
+# -- Monte Carlo --------------------------------------------------------------------------------
+def run_monte_carlo(
+    cfg: Mapping[str, Any],
+    ce_path: str,
+    temperature_K: float,
+    out: str,
+    provenance: Provenance,
+    seed: int,
+) -> MCResult:
+    """Rule thermo_monte_carlo (one temperature)."""
+    from icet import ClusterExpansion
+
+    from ionscale.thermo.montecarlo import run_monte_carlo as _run
+
+    host = host_from_config(cfg["reference"])
+    ce = ClusterExpansion.read(ce_path)
+    settings = mc_settings(cfg["thermo"], seed)
+    result = _run(ce, host, temperature_K, settings)
+    check_sgc_monotone(result)
+    write_mc(result, out, provenance, settings.supercell)
+    return result
+
+
+# -- free energy --------------------------------------------------------------------------------
+def check_grid_within_data(grid: np.ndarray, x_data: np.ndarray, temperature_K: float) -> list:
+    """Warn, naming the values, where the output grid extends past the sampled x range."""
+    lo, hi = float(np.min(x_data)), float(np.max(x_data))
+    out = []
+    if grid[0] < lo - EXTRAPOLATION_TOLERANCE:
+        out.append((float(grid[0]), lo))
+    if grid[-1] > hi + EXTRAPOLATION_TOLERANCE:
+        out.append((hi, float(grid[-1])))
+    for a, b in out:
+        warnings.warn(
+            f"T = {temperature_K} K: thermo.grid reaches x = {a:.4g}–{b:.4g}, outside the "
+            f"Monte Carlo data (x = {lo:.4g}–{hi:.4g}); f there is the network's extrapolation",
+            stacklevel=2,
+        )
+    return out
+
+
+@dataclass
+class TemperatureFit:
+    """One temperature of :func:`learn_free_energy`: the network and its tables on the grid."""
+
+    fit: FitResult
+    f: np.ndarray
+    mu: np.ndarray
+    d2f: np.ndarray
+    #: bootstrap spread of (f, μ, ∂²f/∂x²) on the grid; None without bootstrap
+    unc: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    extrapolated: list[tuple[float, float]]
+    spinodal: list[tuple[float, float]]
+    two_phase: list[tuple[float, float, float]]
+
+
+def mc_by_temperature(
+    mc: Sequence[MCResult], temperatures_K: Sequence[float]
+) -> tuple[dict[float, MCResult], list[float]]:
+    """The Monte Carlo results keyed by temperature and the configured temperatures, sorted.
+
+    Raises
+    ------
+    MonteCarloDataError
+        A configured temperature without Monte Carlo data (naming it).
+    """
+    by_t = {round(r.temperature_K, 6): r for r in mc}
+    temps = sorted(float(t) for t in temperatures_K)
+    missing = [t for t in temps if round(t, 6) not in by_t]
+    if missing:
+        raise MonteCarloDataError(
+            f"no Monte Carlo data at T = {missing} K (have {sorted(by_t)} K): every temperature "
+            "in thermo.temperatures_K needs its mc/T{T}K.h5"
+        )
+    return by_t, temps
+
+
+def fit_temperature(
+    r: MCResult, t: float, f_end_eV: float, grid: np.ndarray, settings: NetworkSettings
+) -> TemperatureFit:
+    """Train the network of one temperature on its μ data, tabulate and analyse it on ``grid``."""
+    from ionscale.thermo.network import fit_free_energy
+
+    check_sgc_monotone(r)
+    fit = fit_free_energy(
+        r.li_fraction,
+        r.chemical_potential_eV,
+        r.chemical_potential_eV_uncertainty,
+        f_end_eV,
+        t,
+        settings,
+        x_tolerance=0.5 / r.n_sites,
+    )
+    f, mu, d2f = fit.model.evaluate(grid)
+    unc = None
+    if fit.bootstrap:
+        stack = np.array([b.evaluate(grid) for b in fit.bootstrap])  # (n_b, 3, n_x)
+        unc = tuple(stack.std(axis=0, ddof=1))
+    extrap = check_grid_within_data(grid, r.li_fraction, t)
+    spin = spinodal_intervals(grid, d2f)
+    two = two_phase_regions(
+        grid,
+        f,
+        f_fn=lambda v, m=fit.model: m.value(v),
+        mu_fn=lambda v, m=fit.model: m.evaluate(v)[1],
+    )
+    log.info(
+        "T = %g K: form %s, RMSE(mu) %.2f meV (validation %.2f), spinodal %s, two-phase %s",
+        t,
+        fit.form,
+        1e3 * fit.rmse_train_eV,
+        1e3 * fit.rmse_validation_eV,
+        spin,
+        two,
+    )
+    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two)  # type: ignore[arg-type]
+
+
+def learn_free_energy(
+    mc: Sequence[MCResult],
+    temperatures_K: Sequence[float],
+    f_end_eV: float,
+    grid: np.ndarray,
+    settings: NetworkSettings,
+) -> FreeEnergyResult:
+    """Train one integrable network per temperature and tabulate f, μ, ∂²f/∂x² on ``grid``.
+
+    Raises
+    ------
+    MonteCarloDataError
+        A configured temperature without Monte Carlo data (naming it).
+    """
+    by_t, temps = mc_by_temperature(mc, temperatures_K)
+    rows = [fit_temperature(by_t[round(t, 6)], t, f_end_eV, grid, settings) for t in temps]
+    unc = [row.unc for row in rows if row.unc is not None]
+    u = [np.array(z) for z in zip(*unc, strict=True)] if len(unc) == len(temps) else [None] * 3
+    return FreeEnergyResult(
+        x=grid,
+        temperature_K=np.array(temps),
+        f=np.array([row.f for row in rows]),
+        mu=np.array([row.mu for row in rows]),
+        d2f=np.array([row.d2f for row in rows]),
+        f_unc=u[0],
+        mu_unc=u[1],
+        d2f_unc=u[2],
+        fits=[row.fit for row in rows],
+        data=[by_t[round(t, 6)] for t in temps],
+        spinodal=[row.spinodal for row in rows],
+        two_phase=[row.two_phase for row in rows],
+        extrapolated=[row.extrapolated for row in rows],
+        f_end_eV=f_end_eV,
+    )
+
+
+def run_free_energy(
+    cfg: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    out: Mapping[str, str],
+    provenance: Provenance,
+    seed: int,
+) -> FreeEnergyResult:
+    """Rule thermo_free_energy: ``inputs`` has ``mc`` (list of paths), ``ce_json``, ``orderings``.
+
+    free_energy.h5 layout: ``x``, ``temperature_K``, ``free_energy_eV_per_site`` /
+    ``chemical_potential_eV`` / ``d2f_dx2_eV_per_site`` / ``ocv_V`` (n_T, n_x) with
+    ``_uncertainty`` when bootstrapped; ``fit/*`` per temperature; ``data/T{T}K/*`` the μ data;
+    ``analysis/T{T}K/*`` spinodal and two-phase regions; ``network/T{T}K/weights/*`` the weights
+    and ``network/T{T}K/config_json`` the architecture (:func:`ionscale.thermo.io.read_network`
+    rebuilds it); ``hull/*`` and ``reference/*`` copied from orderings.h5.
+    """
+    mc = [read_mc(p) for p in inputs["mc"]]
+    ce_summary = json.loads(Path(inputs["ce_json"]).read_text())
+    f_end = float(ce_summary["f_end_eV_per_site"])
+    res = learn_free_energy(
+        mc,
+        cfg["thermo"]["temperatures_K"],
+        f_end,
+        x_grid(cfg["thermo"]),
+        network_settings(cfg["thermo"], seed),
+    )
+    extra = orderings_for_free_energy(inputs["orderings"])
+    extra["fit/cluster_expansion_cv_rmse_eV_per_site"] = Quantity(
+        ce_summary["rmse_validation_eV_per_site"], "eV/site", "k-fold CV RMSE of the CE"
+    )
+    write_free_energy(res, out["h5"], provenance, extra)
+    from ionscale.thermo.plots import plot_free_energy, plot_mu_fit
+
+    hull_x = extra["hull/li_fraction"].value
+    hull_e = extra["hull/formation_energy_eV_per_site"].value
+    plot_mu_fit(res, out["mu_plot"])
+    plot_free_energy(res, hull_x, hull_e, out["f_plot"])
+    return res
+
+
+def plot_ocv_file(
+    free_energy_h5: str | Path, measured_plateaus_V: Sequence[float], out_path: str | Path
+) -> Path:
+    """Rule thermo_ocv_plot: the learned OCV(x) against the measured plateaus (plot only, so
+    a changed ``thermo.measured_plateaus_V`` reruns nothing else)."""
+    from ionscale.thermo.plots import plot_ocv
+
+    c = read_ocv_curves(free_energy_h5)
+    return plot_ocv(c, c.hull_x, c.hull_formation_eV_per_site, measured_plateaus_V, out_path)

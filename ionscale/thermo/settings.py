@@ -1,0 +1,89 @@
+"""The thermo stage's settings built from the config, as every thermo job builds them.
+
+The ``thermo`` config section gives :class:`~ionscale.thermo.atomistic.RelaxSettings`,
+:class:`~ionscale.thermo.cluster_expansion.CESettings`,
+:class:`~ionscale.thermo.montecarlo.MCSettings`, :class:`~ionscale.thermo.network.NetworkSettings`
+and the output x grid; the reference stage's keys (``reference.structure``,
+``reference.mobile_species``) give the host lattice. :func:`check_settings` builds them all
+before any job runs, so a bad value is an error naming its key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ionscale.thermo.atomistic import RelaxSettings
+from ionscale.thermo.cluster_expansion import CESettings
+from ionscale.thermo.io import temperature_label
+from ionscale.thermo.montecarlo import MCSettings
+from ionscale.thermo.network import NetworkSettings
+from ionscale.thermo.structures import HostLattice, load_host
+
+__all__ = [
+    "check_settings",
+    "host_from_config",
+    "mc_settings",
+    "network_settings",
+    "relax_settings",
+    "structure_file",
+    "temperature_label",
+    "x_grid",
+]
+
+
+def structure_file(reference: Mapping[str, Any]) -> str:
+    """``reference.structure.file`` resolved as every stage resolves it (working directory,
+    then the project; a ConfigError naming the key if neither); empty for a prototype."""
+    from ionscale.provenance import PROJECT_ROOT
+    from ionscale.reference.stage import resolve_path
+
+    file = reference["structure"]["file"]
+    return str(resolve_path(file, "reference.structure.file", PROJECT_ROOT)) if file else ""
+
+
+def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
+    """The host named by the reference stage's keys ``structure.file`` or
+    ``structure.prototype`` and ``mobile_species`` (the ``reference`` section)."""
+    return load_host(
+        structure_file(reference),
+        reference["structure"]["prototype"],
+        reference["mobile_species"],
+    )
+
+
+def check_settings(thermo: Mapping[str, Any]) -> None:
+    """Build every settings object of the ``thermo`` section as the jobs do (cross-field rules:
+    x ranges, temperatures in whole kelvin); raises ValueError naming the key."""
+    for t in thermo["temperatures_K"]:
+        temperature_label(float(t))
+    relax_settings(thermo)
+    CESettings(**thermo["cluster_expansion"])
+    try:
+        mc_settings(thermo, seed=0)
+    except ValueError as exc:
+        raise ValueError(f"thermo.monte_carlo: {exc}") from None
+    network_settings(thermo, seed=0)
+    x_grid(thermo)
+
+
+def relax_settings(cfg: Mapping[str, Any]) -> RelaxSettings:
+    return RelaxSettings(**cfg["relax"])
+
+
+def mc_settings(cfg: Mapping[str, Any], seed: int) -> MCSettings:
+    m = dict(cfg["monte_carlo"])
+    return MCSettings(**m, seed=seed)
+
+
+def network_settings(cfg: Mapping[str, Any], seed: int) -> NetworkSettings:
+    return NetworkSettings(**cfg["network"], seed=seed)
+
+
+def x_grid(cfg: Mapping[str, Any]) -> np.ndarray:
+    g = cfg["grid"]
+    if not 0 < g["x_min"] < g["x_max"] < 1:
+        raise ValueError(f"thermo.grid: need 0 < x_min < x_max < 1, got {g['x_min']}, {g['x_max']}")
+    return np.linspace(g["x_min"], g["x_max"], g["n_points"])
