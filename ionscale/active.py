@@ -62,7 +62,7 @@ from ionscale.engines.lammps import (
 # a round can start from the last round's weights (sel_fits) to its training; kept importable here
 from ionscale.potential.data import validation_indices as validation_indices
 from ionscale.potential.train import sel_fits as sel_fits
-from ionscale.settings import default
+from ionscale.settings import default, from_section
 
 if TYPE_CHECKING:
     from ionscale.md import MDSettings
@@ -128,15 +128,7 @@ class ActiveSettings:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ActiveSettings:
-        names = set(cls.__dataclass_fields__)
-        unknown = sorted(set(cfg) - names)
-        if unknown:
-            raise ActiveLearningError(f"unknown active_learning key(s) {unknown}")
-        kw = dict(cfg)
-        for key in ("supercell", "temperatures_K"):
-            if key in kw:
-                kw[key] = tuple(kw[key])
-        return cls(**kw)
+        return from_section(cls, cfg, "active_learning", error=ActiveLearningError)
 
 
 # ------------------------------------------------------------------------------- explore

@@ -61,7 +61,13 @@ def _frozen(value: Any) -> Any:
 
 
 def from_section(
-    cls: type, section: Mapping[str, Any], key: str, *, shared: bool = False, **fixed: Any
+    cls: type,
+    section: Mapping[str, Any],
+    key: str,
+    *,
+    shared: bool = False,
+    error: type[ValueError] | None = None,
+    **fixed: Any,
 ) -> Any:
     """A settings dataclass from its config section: the one way every stage builds them.
 
@@ -70,6 +76,7 @@ def from_section(
     temperature of the sweep, a derived seed). A key the class does not know is an error naming
     ``key`` and the allowed keys, unless the section is ``shared`` by several settings classes
     (``diffusion`` holds the MSD and the Arrhenius settings): then each takes its own keys.
+    ``error`` is the stage's input-error class (a ValueError; ConfigError by default).
     """
     names = {f.name: f for f in fields(cls)}
     unknown = sorted(set(section) - set(names))
@@ -77,7 +84,9 @@ def from_section(
         from ionscale.config import ConfigError
 
         allowed = ", ".join(sorted(set(names) - set(fixed)))
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
+        raise (error or ConfigError)(
+            f"{key}: unknown key(s) {', '.join(unknown)}; allowed: {allowed}"
+        )
     values = {}
     for name, value in section.items():
         if name not in names:

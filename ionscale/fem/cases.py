@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from ionscale.settings import default
+from ionscale.settings import default, from_section
 
 DIRECTIONS = ("lithiation", "delithiation")
 
@@ -63,16 +63,10 @@ class ParticleCase:
 
     @classmethod
     def from_config(cls, entry: Mapping[str, Any]) -> ParticleCase:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(entry) - known)
-        if unknown:
-            raise FemInputError(
-                f"fem.cases[{entry.get('name', '?')}]: unknown key(s) {unknown}; "
-                f"allowed: {sorted(known)}"
-            )
+        key = f"fem.cases[{entry.get('name', '?')}]"
         if "name" not in entry:
             raise FemInputError("fem.cases[]: every case needs a 'name'")
-        return cls(**dict(entry))
+        return from_section(cls, entry, key, error=FemInputError)
 
     @property
     def key(self) -> str:
@@ -169,11 +163,7 @@ class SolverSettings:
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> SolverSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise FemInputError(f"fem.solver: unknown key(s) {unknown}; allowed: {sorted(known)}")
-        return cls(**dict(cfg))
+        return from_section(cls, cfg, "fem.solver", error=FemInputError)
 
     def validate(self) -> None:
         k = "fem.solver"
