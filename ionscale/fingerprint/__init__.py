@@ -12,13 +12,9 @@ remaining frames are the validation set. The split is stratified: every stratum 
 and a bin of Li content x) with at least two frames has frames in both sets, and every stratum
 has at least one training frame.
 
-The novelty of a new atomic environment is its distance to the nearest training environment of
-the same species, divided by the median of the same distance measured for the training
-environments themselves (each to its nearest training environment in *another* frame). A
-training environment therefore scores 0, a typical environment like the training ones scores
-~1, and an environment far outside the training set scores well above 1. This is the
-descriptor-space counterpart of DP-GEN's force deviation [4]_: it needs no model, only the
-training set.
+The novelty of a new atomic environment is its nearest-neighbour distance to the training
+environments in units of their own spread (:mod:`ionscale.fingerprint.novelty`): the
+descriptor-space counterpart of DP-GEN's force deviation [4]_.
 
 References
 ----------
