@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule diffusion_arrhenius: Ea, D0, D and σ at the report T."""
+"""Snakemake entry point of rule diffusion_arrhenius: the Arrhenius fit of D(T), Ea and D0."""
 
 import logging
 import sys
@@ -11,7 +11,6 @@ from ionscale.diffusion import (
     ArrheniusSettings,
     arrhenius_from_summaries,
     format_arrhenius_summary,
-    plot_arrhenius,
     read_msd_summary,
     write_arrhenius_h5,
 )
@@ -24,5 +23,4 @@ cfg = smk.params.config["diffusion"]
 summaries = [read_msd_summary(path) for path in smk.input.msd]
 result = arrhenius_from_summaries(summaries, ArrheniusSettings.from_config(cfg))
 write_arrhenius_h5(smk.output.arrhenius, result, Provenance.from_snakemake(smk, "diffusion"))
-plot_arrhenius(result, smk.output.plot)
 log.info("\n%s", format_arrhenius_summary(smk.output.arrhenius))

@@ -31,9 +31,12 @@ from ionscale.diffusion import (
     nernst_einstein_conductivity_S_cm,
     plot_arrhenius,
     plot_msd,
+    read_arrhenius_result,
     read_msd_summary,
+    report_at,
     write_arrhenius_h5,
     write_msd_h5,
+    write_report_h5,
 )
 from ionscale.diffusion import io as contract
 from ionscale.io import add_dataset, open_result_h5, read_provenance, read_quantity
@@ -304,38 +307,37 @@ def test_pipeline_files_round_trip(tmp_path):
         summaries.append(read_msd_summary(out))
     assert summaries[0]["number_density_per_cm3"] == pytest.approx(24 / 2000e-24)
     st = ArrheniusSettings(report_temperature_K=300.0, min_temperatures=3)
-    with pytest.warns(DiffusionWarning, match="far above the report temperature"):
-        res = arrhenius_from_summaries(summaries[::-1], st)
+    res = arrhenius_from_summaries(summaries[::-1], st)
     path = tmp_path / "diffusion" / "arrhenius.h5"
     write_arrhenius_h5(path, res, Provenance("diffusion", {"a": 1}))
-    plot_arrhenius(res, path.with_suffix(".png"))
-    for name, unit in [
-        ("temperature_K", "K"), ("diffusivity_cm2_s", "cm²/s"),
-        ("diffusivity_cm2_s_uncertainty", "cm²/s"), ("activation_energy_eV", "eV"),
-        ("activation_energy_eV_uncertainty", "eV"), ("D0_cm2_s", "cm²/s"),
-        ("D0_cm2_s_uncertainty", "cm²/s"), ("report_temperature_K", "K"),
-        ("diffusivity_at_report_cm2_s", "cm²/s"),
-        ("diffusivity_at_report_cm2_s_uncertainty", "cm²/s"),
-        ("diffusivity_at_report_cm2_s_ci95_low", "cm²/s"),
-        ("diffusivity_at_report_cm2_s_ci95_high", "cm²/s"),
-        ("conductivity_at_report_S_cm", "S/cm"), ("conductivity_at_report_S_cm_ci95_low", "S/cm"),
-        ("conductivity_at_report_S_cm_ci95_high", "S/cm"), ("n_hops", "1"),
-    ]:  # fmt: skip
-        assert read_quantity(path, name).units == unit, name
     ea = read_quantity(path, "activation_energy_eV")
     assert abs(ea.value - Ea) < 3 * ea.uncertainty
     np.testing.assert_array_equal(read_quantity(path, "temperature_K").value, temps)
-    lo = read_quantity(path, "diffusivity_at_report_cm2_s_ci95_low").value
-    hi = read_quantity(path, "diffusivity_at_report_cm2_s_ci95_high").value
-    d = read_quantity(path, "diffusivity_at_report_cm2_s").value
-    assert lo < d < hi
-    sigma = read_quantity(path, "conductivity_at_report_S_cm").value
-    n = read_quantity(path, "number_density_per_cm3").value
-    assert sigma == pytest.approx(nernst_einstein_conductivity_S_cm(d, n, 300.0), rel=1e-12)
     assert read_provenance(path)["stage"] == "diffusion"
     assert _units_of_datasets(path) == {d.name: d.units for d in contract.ARRHENIUS_DATASETS}
+    # the fit read back is the fit written, bit for bit (the report is computed from the file)
+    back = read_arrhenius_result(path)
+    assert back.fit.ln_D0 == res.fit.ln_D0 and back.fit.activation_energy_eV == ea.value
+    np.testing.assert_array_equal(back.fit.covariance[np.triu_indices(2)],
+                                  res.fit.covariance[np.triu_indices(2)])  # fmt: skip
+    # D and σ at the report temperature: a report of the fit alone
+    with pytest.warns(DiffusionWarning, match="far above the report temperature"):
+        rep = report_at(back, st.report_temperature_K, st.extrapolation_warning_ratio)
+    report = path.with_name("report.h5")
+    write_report_h5(report, rep, back, Provenance("diffusion", {"r": 1}))
+    plot_arrhenius(back, rep, path.with_suffix(".png"))
+    assert path.with_suffix(".png").stat().st_size > 1000
+    assert _units_of_datasets(report) == {d.name: d.units for d in contract.REPORT_DATASETS}
+    lo = read_quantity(report, "diffusivity_cm2_s_ci95_low").value
+    hi = read_quantity(report, "diffusivity_cm2_s_ci95_high").value
+    d = read_quantity(report, "diffusivity_cm2_s").value
+    assert lo < d < hi
+    sigma = read_quantity(report, "conductivity_S_cm").value
+    n = read_quantity(path, "number_density_per_cm3").value
+    assert sigma == pytest.approx(nernst_einstein_conductivity_S_cm(d, n, 300.0), rel=1e-12)
+    assert read_quantity(report, "report_temperature_K").value == 300.0
     text = format_arrhenius_summary(path)
-    assert "Ea = " in text and "95 % interval" in text and "hops" in text
+    assert "Ea = " in text and "95 % interval" in text and "hops" in text and "D(300 K)" in text
 
 
 def test_non_diffusive_temperature_is_left_out_and_too_few_left_is_an_error():

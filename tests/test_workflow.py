@@ -156,7 +156,7 @@ def _report_outputs() -> list[tuple[str, str, str]]:
 #: (dotted config key, new value, the rule that uses it). The key must be used by that rule only.
 RERUN_CASES = [
     ("check.md_steps", 6, "check_engines"),
-    ("diffusion.report_temperature_K", 320.0, "diffusion_arrhenius"),
+    ("diffusion.report_temperature_K", 320.0, "diffusion_report"),  # a report-only key
     # a key only a plot uses reruns that plot alone
     ("thermo.measured_plateaus_V", [0.2, 0.1], "thermo_ocv_plot"),
 ]

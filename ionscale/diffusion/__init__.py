@@ -18,8 +18,8 @@ The chain, one module each (methods and references in each module's docstring):
 ``diffusion/T{T}K/msd.h5`` and ``diffusion/arrhenius.h5``, their writers and readers);
 :mod:`~ionscale.diffusion.plots` draws the figures and :mod:`~ionscale.diffusion.settings`
 holds the settings (config key ``diffusion``), errors and warnings.
-``python -m ionscale.diffusion results/{system}/diffusion/arrhenius.h5`` prints Ea, D and σ at
-the report temperature.
+``python -m ionscale.diffusion results/{system}/diffusion/arrhenius.h5`` prints Ea, D0 and (from
+the report.h5 beside it) D and σ at the report temperature.
 """
 
 from ionscale.diffusion.analysis import MSDResult, analyse_positions, analyse_trajectory
@@ -27,17 +27,21 @@ from ionscale.diffusion.arrhenius import (
     Z95,
     ArrheniusFit,
     ArrheniusResult,
+    DiffusionReport,
     arrhenius_from_summaries,
     fit_arrhenius,
     nernst_einstein_conductivity_S_cm,
+    report_at,
 )
 from ionscale.diffusion.io import (
     format_arrhenius_summary,
     read_arrhenius_covariance,
+    read_arrhenius_result,
     read_charge_number,
     read_msd_summary,
     write_arrhenius_h5,
     write_msd_h5,
+    write_report_h5,
 )
 from ionscale.diffusion.msd import count_hops, msd_direct, msd_fft, squared_displacement_stats
 from ionscale.diffusion.msd_fit import (
@@ -67,6 +71,7 @@ __all__ = [
     "ArrheniusResult",
     "ArrheniusSettings",
     "DiffusionInputError",
+    "DiffusionReport",
     "DiffusionWarning",
     "DiffusivityFit",
     "FitWindow",
@@ -88,12 +93,15 @@ __all__ = [
     "plot_arrhenius",
     "plot_msd",
     "read_arrhenius_covariance",
+    "read_arrhenius_result",
     "read_charge_number",
     "read_msd_summary",
     "read_trajectory",
+    "report_at",
     "smooth_variance",
     "squared_displacement_stats",
     "window_rule_text",
     "write_arrhenius_h5",
     "write_msd_h5",
+    "write_report_h5",
 ]

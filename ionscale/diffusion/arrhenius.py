@@ -182,7 +182,7 @@ def nernst_einstein_conductivity_S_cm(
 
 @dataclass
 class ArrheniusResult:
-    """The Arrhenius fit with D and conductivity at the report temperature."""
+    """The Arrhenius fit and the D(T) data it was fitted on (diffusion/arrhenius.h5)."""
 
     fit: ArrheniusFit
     settings: ArrheniusSettings
@@ -195,9 +195,58 @@ class ArrheniusResult:
     directions: str
     dimensionality: int
     mobile_species: str
-    report: dict[str, np.ndarray]
-    conductivity: dict[str, np.ndarray]
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DiffusionReport:
+    """D and the Nernst–Einstein conductivity at the report temperature (diffusion/report.h5).
+
+    ``diffusivity`` and ``conductivity`` hold ``value``, ``uncertainty``, ``ci95_low``,
+    ``ci95_high`` (cm²/s and S/cm).
+    """
+
+    temperature_K: float
+    diffusivity: dict[str, float]
+    conductivity: dict[str, float]
+    charge_number: float
+    number_density_per_cm3: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def report_at(
+    res: ArrheniusResult, report_temperature_K: float, extrapolation_warning_ratio: float
+) -> DiffusionReport:
+    """D(T_r) from the fit (interval through the fit covariance) and σ(T_r) = n z² e² D/(k_B T_r).
+
+    A report temperature far below every fitted MD temperature is an extrapolation, and says
+    so. Only plots and reports use this: the handoff reads the fit itself, so changing the
+    report temperature reruns nothing downstream.
+    """
+    notes: list[str] = []
+    tr = report_temperature_K
+    t_fitted = res.all_temperature_K[res.included]
+    if t_fitted.min() > extrapolation_warning_ratio * tr:
+        _warn(
+            f"every MD temperature ({t_fitted.min():g} K and above) is far above the report "
+            f"temperature {tr:g} K: D({tr:g} K) is an extrapolation, and a second Arrhenius "
+            "regime (other mechanism, other Ea) at low T would not show in these data",
+            notes,
+        )
+    report = res.fit.diffusivity_cm2_s_at(tr)
+    z = res.settings.charge_number
+    cond = {
+        k: nernst_einstein_conductivity_S_cm(v, res.number_density_per_cm3, tr, z)
+        for k, v in report.items()
+    }
+    return DiffusionReport(
+        temperature_K=float(tr),
+        diffusivity={k: float(v) for k, v in report.items()},
+        conductivity={k: float(v) for k, v in cond.items()},
+        charge_number=float(z),
+        number_density_per_cm3=res.number_density_per_cm3,
+        warnings=notes,
+    )
 
 
 def arrhenius_from_summaries(
@@ -206,8 +255,8 @@ def arrhenius_from_summaries(
     """Fit D(T) from per-temperature msd summaries (:func:`~ionscale.diffusion.read_msd_summary`).
 
     Temperatures without a diffusive regime (D = NaN) are left out with a warning; the fit then
-    needs ``settings.min_temperatures`` of the rest. The number density of the conductivity is
-    that of the lowest MD temperature (closest to the report temperature).
+    needs ``settings.min_temperatures`` of the rest. The number density (for the
+    conductivity, :func:`report_at`) is that of the lowest fitted MD temperature.
     """
     if not summaries:
         raise DiffusionInputError("no msd results given to the Arrhenius fit")
@@ -232,20 +281,7 @@ def arrhenius_from_summaries(
         t[included], d[included], sd[included], min_temperatures=settings.min_temperatures
     )
     notes += fit.warnings
-    tr = settings.report_temperature_K
-    if t[included].min() > settings.extrapolation_warning_ratio * tr:
-        _warn(
-            f"every MD temperature ({t[included].min():g} K and above) is far above the report "
-            f"temperature {tr:g} K: D({tr:g} K) is an extrapolation, and a second Arrhenius "
-            "regime (other mechanism, other Ea) at low T would not show in these data",
-            notes,
-        )
-    report = fit.diffusivity_cm2_s_at(tr)
     n_density = float(summaries[int(np.argmax(included))]["number_density_per_cm3"])
-    cond = {
-        k: nernst_einstein_conductivity_S_cm(v, n_density, tr, settings.charge_number)
-        for k, v in report.items()
-    }
     return ArrheniusResult(
         fit=fit,
         settings=settings,
@@ -258,7 +294,5 @@ def arrhenius_from_summaries(
         directions=summaries[0]["directions"],
         dimensionality=summaries[0]["dimensionality"],
         mobile_species=summaries[0]["mobile_species"],
-        report={k: float(v) for k, v in report.items()},
-        conductivity={k: float(v) for k, v in cond.items()},
         warnings=notes,
     )

@@ -1,4 +1,5 @@
-"""The diffusion stage's products: msd.h5 and arrhenius.h5, their layout, writers and readers.
+"""The diffusion stage's products: msd.h5, arrhenius.h5 and report.h5, their layout, writers
+and readers.
 
 This module is the one place the datasets of these files are named: every dataset is a
 :class:`DatasetSpec` constant below (name in the file and units), and other stages read the
@@ -39,14 +40,23 @@ Group attributes ``dimensionality``, ``diffusive``, ``window_rule``; root attrib
     fit/activation_energy_variance_eV2    eV²       Var(Ea)
     fit/covariance_lnD0_Ea_eV             eV        Cov(ln D0, Ea)
     fit/chi2_reduced                      1         NaN for two temperatures
-    report_temperature_K                  K
+    fit/ln_D0                             1         ln(D0 / (cm²/s)), the fitted parameter
     number_density_per_cm3                1/cm³
     charge_number                         1         z of the mobile ion
-    diffusivity_at_report_cm2_s           cm²/s     (+ _uncertainty, _ci95_low, _ci95_high)
-    conductivity_at_report_S_cm           S/cm      (+ _uncertainty, _ci95_low, _ci95_high)
 
 Root attributes ``directions``, ``dimensionality``, ``mobile_species``, ``birge_scaled``,
 ``method``, ``warnings_json``.
+
+``diffusion/report.h5`` (dataset → units), from arrhenius.h5 and the report temperature alone
+(so a new report temperature reruns nothing downstream)::
+
+    report_temperature_K                  K
+    diffusivity_cm2_s                     cm²/s     (+ _uncertainty, _ci95_low, _ci95_high)
+    conductivity_S_cm                     S/cm      (+ _uncertainty, _ci95_low, _ci95_high)
+    number_density_per_cm3                1/cm³
+    charge_number                         1
+
+Root attributes ``directions``, ``mobile_species``, ``method``, ``warnings_json``.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ if TYPE_CHECKING:
     import h5py
 
     from ionscale.diffusion.analysis import MSDResult
-    from ionscale.diffusion.arrhenius import ArrheniusResult
+    from ionscale.diffusion.arrhenius import ArrheniusResult, DiffusionReport
 
 
 @dataclass(frozen=True)
@@ -127,15 +137,9 @@ ARRHENIUS_LN_D0_VARIANCE = DatasetSpec("fit/ln_D0_variance", "1")
 ARRHENIUS_EA_VARIANCE = DatasetSpec("fit/activation_energy_variance_eV2", "eV²")
 ARRHENIUS_LN_D0_EA_COVARIANCE = DatasetSpec("fit/covariance_lnD0_Ea_eV", "eV")
 ARRHENIUS_CHI2_REDUCED = DatasetSpec("fit/chi2_reduced", "1")
-ARRHENIUS_REPORT_TEMPERATURE = DatasetSpec("report_temperature_K", "K")
+ARRHENIUS_LN_D0 = DatasetSpec("fit/ln_D0", "1")
 ARRHENIUS_NUMBER_DENSITY = DatasetSpec("number_density_per_cm3", "1/cm³")
 ARRHENIUS_CHARGE_NUMBER = DatasetSpec("charge_number", "1")
-ARRHENIUS_D_REPORT = DatasetSpec("diffusivity_at_report_cm2_s", "cm²/s")
-ARRHENIUS_D_REPORT_CI95_LOW = DatasetSpec("diffusivity_at_report_cm2_s_ci95_low", "cm²/s")
-ARRHENIUS_D_REPORT_CI95_HIGH = DatasetSpec("diffusivity_at_report_cm2_s_ci95_high", "cm²/s")
-ARRHENIUS_SIGMA_REPORT = DatasetSpec("conductivity_at_report_S_cm", "S/cm")
-ARRHENIUS_SIGMA_REPORT_CI95_LOW = DatasetSpec("conductivity_at_report_S_cm_ci95_low", "S/cm")
-ARRHENIUS_SIGMA_REPORT_CI95_HIGH = DatasetSpec("conductivity_at_report_S_cm_ci95_high", "S/cm")
 
 #: every dataset of arrhenius.h5
 ARRHENIUS_DATASETS: tuple[DatasetSpec, ...] = (
@@ -144,12 +148,29 @@ ARRHENIUS_DATASETS: tuple[DatasetSpec, ...] = (
     ARRHENIUS_ACTIVATION_ENERGY, ARRHENIUS_ACTIVATION_ENERGY.uncertainty,
     ARRHENIUS_D0, ARRHENIUS_D0.uncertainty,
     ARRHENIUS_LN_D0_VARIANCE, ARRHENIUS_EA_VARIANCE, ARRHENIUS_LN_D0_EA_COVARIANCE,
-    ARRHENIUS_CHI2_REDUCED, ARRHENIUS_REPORT_TEMPERATURE, ARRHENIUS_NUMBER_DENSITY,
-    ARRHENIUS_CHARGE_NUMBER,
-    ARRHENIUS_D_REPORT, ARRHENIUS_D_REPORT.uncertainty,
-    ARRHENIUS_D_REPORT_CI95_LOW, ARRHENIUS_D_REPORT_CI95_HIGH,
-    ARRHENIUS_SIGMA_REPORT, ARRHENIUS_SIGMA_REPORT.uncertainty,
-    ARRHENIUS_SIGMA_REPORT_CI95_LOW, ARRHENIUS_SIGMA_REPORT_CI95_HIGH,
+    ARRHENIUS_CHI2_REDUCED, ARRHENIUS_LN_D0, ARRHENIUS_NUMBER_DENSITY, ARRHENIUS_CHARGE_NUMBER,
+)  # fmt: skip
+
+# ------------------------------------------------------------------------- report.h5
+
+REPORT_TEMPERATURE = DatasetSpec("report_temperature_K", "K")
+REPORT_DIFFUSIVITY = DatasetSpec("diffusivity_cm2_s", "cm²/s")
+REPORT_DIFFUSIVITY_CI95_LOW = DatasetSpec("diffusivity_cm2_s_ci95_low", "cm²/s")
+REPORT_DIFFUSIVITY_CI95_HIGH = DatasetSpec("diffusivity_cm2_s_ci95_high", "cm²/s")
+REPORT_CONDUCTIVITY = DatasetSpec("conductivity_S_cm", "S/cm")
+REPORT_CONDUCTIVITY_CI95_LOW = DatasetSpec("conductivity_S_cm_ci95_low", "S/cm")
+REPORT_CONDUCTIVITY_CI95_HIGH = DatasetSpec("conductivity_S_cm_ci95_high", "S/cm")
+REPORT_NUMBER_DENSITY = DatasetSpec("number_density_per_cm3", "1/cm³")
+REPORT_CHARGE_NUMBER = DatasetSpec("charge_number", "1")
+
+#: every dataset of report.h5
+REPORT_DATASETS: tuple[DatasetSpec, ...] = (
+    REPORT_TEMPERATURE,
+    REPORT_DIFFUSIVITY, REPORT_DIFFUSIVITY.uncertainty,
+    REPORT_DIFFUSIVITY_CI95_LOW, REPORT_DIFFUSIVITY_CI95_HIGH,
+    REPORT_CONDUCTIVITY, REPORT_CONDUCTIVITY.uncertainty,
+    REPORT_CONDUCTIVITY_CI95_LOW, REPORT_CONDUCTIVITY_CI95_HIGH,
+    REPORT_NUMBER_DENSITY, REPORT_CHARGE_NUMBER,
 )  # fmt: skip
 
 
@@ -249,9 +270,8 @@ def read_msd_summary(path: str | Path) -> dict[str, Any]:
 
 
 def write_arrhenius_h5(path: str | Path, res: ArrheniusResult, provenance: Provenance) -> Path:
-    """diffusion/arrhenius.h5 (contract): D(T), Ea, D0, D and σ at the report temperature."""
+    """diffusion/arrhenius.h5 (contract): D(T), Ea, D0 and their covariance."""
     f = res.fit
-    tr = res.settings.report_temperature_K
     # (dataset, value, description, standard uncertainty or None), in the order written
     rows: list[tuple[DatasetSpec, Any, str, Any]] = [
         (ARRHENIUS_TEMPERATURE, res.all_temperature_K, "MD temperatures", None),
@@ -271,22 +291,13 @@ def write_arrhenius_h5(path: str | Path, res: ArrheniusResult, provenance: Prove
         (ARRHENIUS_EA_VARIANCE, f.covariance[1, 1], "Var(Ea)", None),
         (ARRHENIUS_LN_D0_EA_COVARIANCE, f.covariance[0, 1], "Cov(ln D0, Ea)", None),
         (ARRHENIUS_CHI2_REDUCED, f.chi2_reduced, "NaN for two temperatures", None),
-        (ARRHENIUS_REPORT_TEMPERATURE, tr, "", None),
+        (ARRHENIUS_LN_D0, f.ln_D0, "ln(D0 / (cm²/s)), the fitted parameter", None),
         (
             ARRHENIUS_NUMBER_DENSITY, res.number_density_per_cm3,
             f"{res.mobile_species} number density (MD cell, lowest fitted temperature)", None,
         ),
         (ARRHENIUS_CHARGE_NUMBER, res.settings.charge_number, "z of the mobile ion", None),
     ]  # fmt: skip
-    for spec, low, high, vals, what in (
-        (ARRHENIUS_D_REPORT, ARRHENIUS_D_REPORT_CI95_LOW, ARRHENIUS_D_REPORT_CI95_HIGH,
-         res.report, "D"),
-        (ARRHENIUS_SIGMA_REPORT, ARRHENIUS_SIGMA_REPORT_CI95_LOW, ARRHENIUS_SIGMA_REPORT_CI95_HIGH,
-         res.conductivity, "Nernst–Einstein σ"),
-    ):  # fmt: skip
-        rows.append((spec, vals["value"], f"{what} at {tr:g} K", vals["uncertainty"]))
-        rows.append((low, vals["ci95_low"], "95 % interval, lower end", None))
-        rows.append((high, vals["ci95_high"], "95 % interval, upper end", None))
     with open_result_h5(path, provenance) as h5:
         for spec, value, description, uncertainty in rows:
             _add(h5, spec, np.asarray(value), description)
@@ -301,10 +312,87 @@ def write_arrhenius_h5(path: str | Path, res: ArrheniusResult, provenance: Prove
         h5.attrs["birge_scaled"] = bool(f.birge_scaled)
         h5.attrs["method"] = (
             "weighted least squares of ln D vs 1/(k_B T), weights 1/σ(ln D)²; covariance "
-            "Birge-scaled when chi2_red > 1; 95 % interval exp(ln D ± 1.96 σ); Nernst–Einstein "
-            "with Haven ratio 1"
+            "Birge-scaled when chi2_red > 1"
         )
         h5.attrs["warnings_json"] = json.dumps(res.warnings)
+    return Path(path)
+
+
+def read_arrhenius_result(path: str | Path) -> ArrheniusResult:
+    """The :class:`~ionscale.diffusion.arrhenius.ArrheniusResult` an arrhenius.h5 holds (the
+    fit rebuilt from its stored parameters and covariance, bit for bit)."""
+    import h5py
+
+    from ionscale.diffusion.arrhenius import ArrheniusFit, ArrheniusResult
+    from ionscale.diffusion.settings import ArrheniusSettings
+
+    try:
+        with h5py.File(path, "r") as h5:
+            g = {s.name: h5[s.name][()] for s in ARRHENIUS_DATASETS}
+            attrs = dict(h5.attrs)
+    except KeyError as exc:
+        raise DiffusionInputError(
+            f"{path}: missing {exc} (not an ionscale arrhenius.h5?)"
+        ) from None
+    included = np.asarray(g[ARRHENIUS_INCLUDED.name], bool)
+    t = np.asarray(g[ARRHENIUS_TEMPERATURE.name], float)
+    d = np.asarray(g[ARRHENIUS_DIFFUSIVITY.name], float)
+    sd = np.asarray(g[ARRHENIUS_DIFFUSIVITY.uncertainty.name], float)
+    cov = read_arrhenius_covariance(path)
+    fit = ArrheniusFit(
+        temperature_K=t[included],
+        diffusivity_cm2_s=d[included],
+        diffusivity_uncertainty_cm2_s=sd[included],
+        ln_D0=float(g[ARRHENIUS_LN_D0.name]),
+        activation_energy_eV=float(g[ARRHENIUS_ACTIVATION_ENERGY.name]),
+        covariance=cov,
+        chi2_reduced=float(g[ARRHENIUS_CHI2_REDUCED.name]),
+        birge_scaled=bool(attrs["birge_scaled"]),
+    )
+    return ArrheniusResult(
+        fit=fit,
+        settings=ArrheniusSettings(charge_number=float(g[ARRHENIUS_CHARGE_NUMBER.name])),
+        all_temperature_K=t,
+        all_diffusivity_cm2_s=d,
+        all_diffusivity_uncertainty_cm2_s=sd,
+        included=included,
+        n_hops=np.asarray(g[ARRHENIUS_N_HOPS.name]),
+        number_density_per_cm3=float(g[ARRHENIUS_NUMBER_DENSITY.name]),
+        directions=str(attrs["directions"]),
+        dimensionality=int(attrs["dimensionality"]),
+        mobile_species=str(attrs["mobile_species"]),
+        warnings=json.loads(attrs.get("warnings_json", "[]")),
+    )
+
+
+def write_report_h5(
+    path: str | Path, rep: DiffusionReport, res: ArrheniusResult, provenance: Provenance
+) -> Path:
+    """diffusion/report.h5 (contract): D and σ at the report temperature with intervals."""
+    tr = rep.temperature_K
+    rows: list[tuple[DatasetSpec, Any, str]] = [(REPORT_TEMPERATURE, tr, "report temperature")]
+    for spec, low, high, vals, what in (
+        (REPORT_DIFFUSIVITY, REPORT_DIFFUSIVITY_CI95_LOW, REPORT_DIFFUSIVITY_CI95_HIGH,
+         rep.diffusivity, f"tracer D ({res.directions}) at {tr:g} K from the Arrhenius fit"),
+        (REPORT_CONDUCTIVITY, REPORT_CONDUCTIVITY_CI95_LOW, REPORT_CONDUCTIVITY_CI95_HIGH,
+         rep.conductivity, f"Nernst–Einstein σ at {tr:g} K"),
+    ):  # fmt: skip
+        rows.append((spec, vals["value"], what))
+        rows.append((spec.uncertainty, vals["uncertainty"], f"standard uncertainty of {spec.name}"))
+        rows.append((low, vals["ci95_low"], "95 % interval, lower end"))
+        rows.append((high, vals["ci95_high"], "95 % interval, upper end"))
+    rows.append((REPORT_NUMBER_DENSITY, rep.number_density_per_cm3, "of the mobile species"))
+    rows.append((REPORT_CHARGE_NUMBER, rep.charge_number, "z of the mobile ion"))
+    with open_result_h5(path, provenance) as h5:
+        for spec, value, description in rows:
+            _add(h5, spec, np.asarray(value), description)
+        h5.attrs["directions"] = res.directions
+        h5.attrs["mobile_species"] = res.mobile_species
+        h5.attrs["method"] = (
+            "D(T) = D0 exp(−Ea/k_B T) from arrhenius.h5, σ(ln D) through the fit covariance; 95 % "
+            "interval exp(ln D ± 1.96 σ); Nernst–Einstein σ = n z² e² D / (k_B T), Haven ratio 1"
+        )
+        h5.attrs["warnings_json"] = json.dumps(rep.warnings)
     return Path(path)
 
 
@@ -338,37 +426,40 @@ def read_charge_number(path: str | Path) -> float | None:
         return float(h5[ARRHENIUS_CHARGE_NUMBER.name][()])
 
 
-def format_arrhenius_summary(path: str | Path) -> str:
-    """The headline numbers of an arrhenius.h5, in words (for logs and closing notes)."""
+def format_arrhenius_summary(path: str | Path, report: str | Path | None = None) -> str:
+    """The headline numbers of an arrhenius.h5 (and of the report.h5 beside it, or ``report``),
+    in words (for logs and closing notes)."""
     import h5py
 
-    with h5py.File(path, "r") as h5:
-        g = {name: h5[name][()] for name in h5 if isinstance(h5[name], h5py.Dataset)}
-        dirs = str(h5.attrs["directions"])
-        species = str(h5.attrs["mobile_species"])
-        notes = json.loads(h5.attrs.get("warnings_json", "[]"))
-
-    def v(spec: DatasetSpec) -> Any:
-        return g[spec.name]
-
-    ea, d0 = ARRHENIUS_ACTIVATION_ENERGY, ARRHENIUS_D0
-    tr = float(v(ARRHENIUS_REPORT_TEMPERATURE))
-    rows = zip(v(ARRHENIUS_TEMPERATURE), v(ARRHENIUS_INCLUDED), v(ARRHENIUS_N_HOPS), strict=True)
+    res = read_arrhenius_result(path)
+    f = res.fit
+    rows = zip(res.all_temperature_K, res.included, res.n_hops, strict=True)
     lines = [
-        f"{species} tracer diffusion ({dirs}), Arrhenius fit over "
+        f"{res.mobile_species} tracer diffusion ({res.directions}), Arrhenius fit over "
         + ", ".join(
             f"{t:g} K ({'fitted' if inc else 'left out'}, {int(h)} hops)" for t, inc, h in rows
         ),
-        f"  Ea = {v(ea):.3f} ± {v(ea.uncertainty):.3f} eV, "
-        f"D0 = {v(d0):.2e} ± {v(d0.uncertainty):.1e} cm²/s",
-        f"  D({tr:g} K) = {v(ARRHENIUS_D_REPORT):.2e} cm²/s, 95 % interval "
-        f"[{v(ARRHENIUS_D_REPORT_CI95_LOW):.2e}, "
-        f"{v(ARRHENIUS_D_REPORT_CI95_HIGH):.2e}]",
-        f"  σ({tr:g} K) = {v(ARRHENIUS_SIGMA_REPORT):.2e} S/cm, 95 % interval "
-        f"[{v(ARRHENIUS_SIGMA_REPORT_CI95_LOW):.2e}, "
-        f"{v(ARRHENIUS_SIGMA_REPORT_CI95_HIGH):.2e}] (Nernst–Einstein, z = "
-        f"{v(ARRHENIUS_CHARGE_NUMBER):g}, n = {v(ARRHENIUS_NUMBER_DENSITY):.3e} cm⁻³, "
-        "Haven ratio 1)",
+        f"  Ea = {f.activation_energy_eV:.3f} ± {f.activation_energy_uncertainty_eV:.3f} eV, "
+        f"D0 = {f.D0_cm2_s:.2e} ± {f.D0_uncertainty_cm2_s:.1e} cm²/s",
     ]
+    notes = list(res.warnings)
+    report = Path(path).with_name("report.h5") if report is None else Path(report)
+    if report.is_file():
+        with h5py.File(report, "r") as h5:
+            g = {s.name: h5[s.name][()] for s in REPORT_DATASETS}
+            notes += json.loads(h5.attrs.get("warnings_json", "[]"))
+
+        def v(spec: DatasetSpec) -> Any:
+            return g[spec.name]
+
+        tr = float(v(REPORT_TEMPERATURE))
+        lines += [
+            f"  D({tr:g} K) = {v(REPORT_DIFFUSIVITY):.2e} cm²/s, 95 % interval "
+            f"[{v(REPORT_DIFFUSIVITY_CI95_LOW):.2e}, {v(REPORT_DIFFUSIVITY_CI95_HIGH):.2e}]",
+            f"  σ({tr:g} K) = {v(REPORT_CONDUCTIVITY):.2e} S/cm, 95 % interval "
+            f"[{v(REPORT_CONDUCTIVITY_CI95_LOW):.2e}, {v(REPORT_CONDUCTIVITY_CI95_HIGH):.2e}] "
+            f"(Nernst–Einstein, z = {v(REPORT_CHARGE_NUMBER):g}, "
+            f"n = {v(REPORT_NUMBER_DENSITY):.3e} cm⁻³, Haven ratio 1)",
+        ]
     lines += [f"  warning: {n}" for n in notes]
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ionscale.diffusion.analysis import MSDResult
-from ionscale.diffusion.arrhenius import Z95, ArrheniusResult
+from ionscale.diffusion.arrhenius import Z95, ArrheniusResult, DiffusionReport
 from ionscale.diffusion.settings import DIRECTIONS
 from ionscale.io import atomic_path
 
@@ -57,15 +57,16 @@ def plot_msd(result: MSDResult, path: str | Path) -> Path:
     return Path(path)
 
 
-def plot_arrhenius(res: ArrheniusResult, path: str | Path) -> Path:
-    """ln D vs 1000/T with error bars, the fit and its 95 % band down to the report temperature."""
+def plot_arrhenius(res: ArrheniusResult, report: DiffusionReport, path: str | Path) -> Path:
+    """ln D vs 1000/T with error bars, the fit and its 95 % band down to the report temperature,
+    and D at the report temperature."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     f = res.fit
-    tr = res.settings.report_temperature_K
+    tr = report.temperature_K
     t_grid = np.linspace(min(tr, res.all_temperature_K.min()), res.all_temperature_K.max(), 200)
     band = f.diffusivity_cm2_s_at(t_grid)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -78,7 +79,7 @@ def plot_arrhenius(res: ArrheniusResult, path: str | Path) -> Path:
     ax.errorbar(1000 / res.all_temperature_K[inc], res.all_diffusivity_cm2_s[inc],
                 yerr=Z95 * res.all_diffusivity_uncertainty_cm2_s[inc], fmt="o", color="k",
                 capsize=3, label="MD (95 %)")  # fmt: skip
-    r = res.report
+    r = report.diffusivity
     err = [[r["value"] - r["ci95_low"]], [r["ci95_high"] - r["value"]]]
     ax.errorbar([1000 / tr], [r["value"]], yerr=err, fmt="s", color="C3", capsize=3,
                 label=f"D({tr:g} K) = {r['value']:.2e} cm²/s")  # fmt: skip

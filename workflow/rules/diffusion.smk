@@ -46,12 +46,6 @@ rule diffusion_arrhenius:
         msd=expand(f"{RESULTS}/diffusion/T{{T}}K/msd.h5", T=MD_TEMPERATURES),
     output:
         arrhenius=f"{RESULTS}/diffusion/arrhenius.h5",
-        plot=report(
-            f"{RESULTS}/diffusion/arrhenius.png",
-            caption="../report/diffusion_arrhenius.rst",
-            category="Diffusion",
-            subcategory="Arrhenius",
-        ),
     log:
         f"{RESULTS}/logs/diffusion/arrhenius.log",
     conda:
@@ -61,17 +55,41 @@ rule diffusion_arrhenius:
         mem_mb=1000,
         runtime=10,
     params:
-        config=stage_config(
-            "diffusion.report_temperature_K",
-            "diffusion.charge_number",
-            "diffusion.min_temperatures",
-            "diffusion.extrapolation_warning_ratio",
-        ),
+        config=stage_config("diffusion.charge_number", "diffusion.min_temperatures"),
     script:
         "../../scripts/diffusion_arrhenius.py"
 
 
+# report-only keys live here: a new report temperature reruns this rule alone
+rule diffusion_report:
+    input:
+        arrhenius=f"{RESULTS}/diffusion/arrhenius.h5",
+    output:
+        report=f"{RESULTS}/diffusion/report.h5",
+        plot=report(
+            f"{RESULTS}/diffusion/arrhenius.png",
+            caption="../report/diffusion_arrhenius.rst",
+            category="Diffusion",
+            subcategory="Arrhenius",
+        ),
+    log:
+        f"{RESULTS}/logs/diffusion/report.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=stage_config(
+            "diffusion.report_temperature_K", "diffusion.extrapolation_warning_ratio"
+        ),
+    script:
+        "../../scripts/diffusion_report.py"
+
+
 FINAL["diffusion"] = [
     f"{RESULTS}/diffusion/arrhenius.h5",
+    f"{RESULTS}/diffusion/report.h5",
     f"{RESULTS}/diffusion/arrhenius.png",
 ]
