@@ -110,26 +110,34 @@ def _md(cfg: Mapping[str, Any], root: Path) -> None:
         MDSettings.from_config(
             cfg["md"], t, seed=0, mobile_species=cfg["reference"]["mobile_species"]
         )
+
+
+def _md_cell(cfg: Mapping[str, Any], root: Path) -> None:
     _vacancies(cfg, root, "md")
 
 
 def _active(cfg: Mapping[str, Any], root: Path) -> None:
     from ionscale.active import ActiveSettings
 
-    al = ActiveSettings.from_config(cfg["active_learning"])
-    if al.rounds == 0:
+    ActiveSettings.from_config(cfg["active_learning"])
+
+
+def _active_rounds(cfg: Mapping[str, Any], root: Path) -> None:
+    """Rules that matter only when active learning runs."""
+    al = cfg["active_learning"]
+    if al["rounds"] == 0:
         return
+    _vacancies(cfg, root, "active_learning")
     numb, decay = (
         cfg["potential"]["training"]["numb_steps"],
         cfg["potential"]["learning_rate"]["decay_steps"],
     )
-    steps = al.training_steps if al.training_steps is not None else numb
+    steps = al["training_steps"] if al["training_steps"] is not None else numb
     if steps <= decay:
         raise ConfigError(
             f"active_learning.training_steps = {steps} (retraining steps per round) must exceed "
             f"potential.learning_rate.decay_steps = {decay}, else the learning rate never decays"
         )
-    _vacancies(cfg, root, "active_learning")
 
 
 def _diffusion(cfg: Mapping[str, Any], root: Path) -> None:
@@ -137,6 +145,9 @@ def _diffusion(cfg: Mapping[str, Any], root: Path) -> None:
 
     MSDSettings.from_config(cfg["diffusion"])
     ArrheniusSettings.from_config(cfg["diffusion"])
+
+
+def _diffusion_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
     need, have = cfg["diffusion"]["min_temperatures"], len(cfg["md"]["temperatures_K"])
     if need > have:
         raise ConfigError(
@@ -157,7 +168,6 @@ def _phasefield(cfg: Mapping[str, Any], root: Path) -> None:
     SolverSettings.from_config(cfg["phasefield"]["solver"])
     for entry in cases_by_name(cfg["phasefield"]["cases"]).values():
         CahnHilliardCase.from_config(entry)
-    _case_temperatures(cfg, "phasefield")
 
 
 def _fem(cfg: Mapping[str, Any], root: Path) -> None:
@@ -165,7 +175,6 @@ def _fem(cfg: Mapping[str, Any], root: Path) -> None:
 
     SolverSettings.from_config(cfg["fem"]["solver"]).validate()
     cases_by_name(cfg["fem"]["cases"])
-    _case_temperatures(cfg, "fem")
 
 
 def _surrogate(cfg: Mapping[str, Any], root: Path) -> None:
@@ -219,16 +228,30 @@ def _vacancies(cfg: Mapping[str, Any], root: Path, key: str) -> None:
         )
 
 
-#: (key named in errors, check) in the order of the chain.
+def _phasefield_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
+    _case_temperatures(cfg, "phasefield")
+
+
+def _fem_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
+    _case_temperatures(cfg, "fem")
+
+
+#: (key named in errors, check) in the order of the chain; independent rules are separate
+#: checks, so one problem does not hide another.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("reference", _reference),
     ("fingerprint", _fingerprint),
     ("potential", _potential),
     ("md", _md),
+    ("md", _md_cell),
     ("active_learning", _active),
+    ("active_learning", _active_rounds),
     ("diffusion", _diffusion),
+    ("diffusion", _diffusion_temperatures),
     ("thermo", _thermo),
     ("phasefield", _phasefield),
+    ("phasefield", _phasefield_temperatures),
     ("fem", _fem),
+    ("fem", _fem_temperatures),
     ("surrogate", _surrogate),
 )

@@ -199,13 +199,19 @@ def test_shipped_configs_pass_every_check():
 
 
 def test_every_problem_is_reported_at_once():
+    """Independent problems, even two in one stage, are all listed."""
     cfg = copy.deepcopy(BASE)
-    _set(cfg, "md.mobile_vacancies", 100)
-    _set(cfg, "diffusion.min_temperatures", 10)
+    for key, value in {
+        "md.mobile_vacancies": 100, "md.trust_lo_eV_A": 0.3, "md.trust_hi_eV_A": 0.1,
+        "diffusion.min_temperatures": 10, "thermo.grid.x_min": 0.9, "thermo.grid.x_max": 0.1,
+    }.items():  # fmt: skip
+        _set(cfg, key, value)
+    _case(cfg, "fem", temperature_K=350.0)
     with pytest.raises(ConfigError) as err:
         check_run_config(cfg)
-    assert "md.mobile_vacancies" in str(err.value)
-    assert "diffusion.min_temperatures" in str(err.value)
+    for key in ("md.mobile_vacancies", "md.trust_hi_eV_A", "diffusion.min_temperatures",
+                "thermo.grid", "fem.cases[C1].temperature_K"):  # fmt: skip
+        assert key in str(err.value), key
 
 
 # The workflow and the CLI run the same function; a sample through each front end.
