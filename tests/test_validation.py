@@ -204,13 +204,14 @@ def test_every_problem_is_reported_at_once():
     for key, value in {
         "md.mobile_vacancies": 100, "md.trust_lo_eV_A": 0.3, "md.trust_hi_eV_A": 0.1,
         "diffusion.min_temperatures": 10, "thermo.grid.x_min": 0.9, "thermo.grid.x_max": 0.1,
+        "thermo.monte_carlo.x_min": 0.9, "thermo.monte_carlo.x_max": 0.1,
     }.items():  # fmt: skip
         _set(cfg, key, value)
     _case(cfg, "fem", temperature_K=350.0)
     with pytest.raises(ConfigError) as err:
         check_run_config(cfg)
     for key in ("md.mobile_vacancies", "md.trust_hi_eV_A", "diffusion.min_temperatures",
-                "thermo.grid", "fem.cases[C1].temperature_K"):  # fmt: skip
+                "thermo.grid", "thermo.monte_carlo", "fem.cases[C1].temperature_K"):  # fmt: skip
         assert key in str(err.value), key
 
 

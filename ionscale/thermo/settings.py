@@ -56,17 +56,27 @@ def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
 
 def check_settings(thermo: Mapping[str, Any]) -> None:
     """Build every settings object of the ``thermo`` section as the jobs do (cross-field rules:
-    x ranges, temperatures in whole kelvin); raises ValueError naming the key."""
-    for t in thermo["temperatures_K"]:
-        temperature_label(float(t))
-    relax_settings(thermo)
-    CESettings(**thermo["cluster_expansion"])
-    try:
-        mc_settings(thermo, seed=0)
-    except ValueError as exc:
-        raise ValueError(f"thermo.monte_carlo: {exc}") from None
-    network_settings(thermo, seed=0)
-    x_grid(thermo)
+    x ranges, temperatures in whole kelvin); raises ValueError listing every problem, each
+    naming its key."""
+    builds = {
+        "thermo.temperatures_K": lambda: [
+            temperature_label(float(t)) for t in thermo["temperatures_K"]
+        ],
+        "thermo.relax": lambda: relax_settings(thermo),
+        "thermo.cluster_expansion": lambda: CESettings(**thermo["cluster_expansion"]),
+        "thermo.monte_carlo": lambda: mc_settings(thermo, seed=0),
+        "thermo.network": lambda: network_settings(thermo, seed=0),
+        "thermo.grid": lambda: x_grid(thermo),
+    }
+    problems = []
+    for key, build in builds.items():
+        try:
+            build()
+        except (ValueError, TypeError) as exc:
+            text = str(exc)
+            problems.append(text if text.startswith(key) else f"{key}: {text}")
+    if problems:
+        raise ValueError("\n".join(problems))
 
 
 def relax_settings(cfg: Mapping[str, Any]) -> RelaxSettings:
