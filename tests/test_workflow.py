@@ -216,7 +216,7 @@ def test_own_dft_data_only_needs_no_dft_run(e2e, tmp_path):
     own = tmp_path / "own.yaml"
     own.write_text(yaml.safe_dump(raw))
     target = f"results/{SYSTEM}/reference/labelled.extxyz"
-    run_snakemake("--configfile", str(own), target, workdir=tmp_path)
+    run_snakemake(target, "--configfile", str(own), workdir=tmp_path)
     frames = read(tmp_path / target, ":")
     assert len(frames) == len(read(labelled, ":"))
     assert {a.info["config_type"] for a in frames} == {"import"}
