@@ -31,10 +31,7 @@ def default(key: str) -> Any:
     List defaults come back as tuples (the settings dataclasses are frozen); use
     :func:`default_factory` for a field that must stay a mutable list or dict.
     """
-    node: Any = _schema_defaults()
-    for part in key.split("."):
-        node = node[part]
-    return _frozen(copy.deepcopy(node))
+    return _frozen(default_factory(key)())
 
 
 def default_factory(key: str) -> Callable[[], Any]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +87,9 @@ def _with_key(key: str, line: str) -> str:
 
 
 def _reference(cfg: Mapping[str, Any], root: Path) -> None:
-    from ionscale.reference.stage import check_inputs
+    from ionscale.reference.stage import plan_workflow
 
-    check_inputs(cfg["reference"], root)
+    plan_workflow(cfg["reference"], root)
 
 
 def _fingerprint(cfg: Mapping[str, Any], root: Path) -> None:
@@ -112,10 +113,6 @@ def _md(cfg: Mapping[str, Any], root: Path) -> None:
         )
 
 
-def _md_cell(cfg: Mapping[str, Any], root: Path) -> None:
-    _vacancies(cfg, root, "md")
-
-
 def _active(cfg: Mapping[str, Any], root: Path) -> None:
     from ionscale.active import ActiveSettings
 
@@ -127,7 +124,7 @@ def _active_rounds(cfg: Mapping[str, Any], root: Path) -> None:
     al = cfg["active_learning"]
     if al["rounds"] == 0:
         return
-    _vacancies(cfg, root, "active_learning")
+    _vacancies(cfg, root, key="active_learning")
     numb, decay = (
         cfg["potential"]["training"]["numb_steps"],
         cfg["potential"]["learning_rate"]["decay_steps"],
@@ -186,7 +183,7 @@ def _surrogate(cfg: Mapping[str, Any], root: Path) -> None:
 # -- cross-stage helpers ------------------------------------------------------------------------
 
 
-def _case_temperatures(cfg: Mapping[str, Any], stage: str) -> None:
+def _case_temperatures(cfg: Mapping[str, Any], root: Path, *, stage: str) -> None:
     """Continuum cases run at temperatures the thermo stage tabulates f(x, T) for (the handoff
     interpolates between tabulated temperatures and never extrapolates)."""
     temps = sorted(cfg["thermo"]["temperatures_K"])
@@ -210,7 +207,7 @@ def _case_temperatures(cfg: Mapping[str, Any], stage: str) -> None:
         raise ConfigError("\n".join(bad))
 
 
-def _vacancies(cfg: Mapping[str, Any], root: Path, key: str) -> None:
+def _vacancies(cfg: Mapping[str, Any], root: Path, *, key: str) -> None:
     """The cell of ``key`` (md or active_learning) keeps at least one mobile ion."""
     from ionscale.reference.stage import host_structure
     from ionscale.reference.structures import sublattice_indices
@@ -228,14 +225,6 @@ def _vacancies(cfg: Mapping[str, Any], root: Path, key: str) -> None:
         )
 
 
-def _phasefield_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
-    _case_temperatures(cfg, "phasefield")
-
-
-def _fem_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
-    _case_temperatures(cfg, "fem")
-
-
 #: (key named in errors, check) in the order of the chain; independent rules are separate
 #: checks, so one problem does not hide another.
 CHECKS: tuple[tuple[str, Check], ...] = (
@@ -243,15 +232,15 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("fingerprint", _fingerprint),
     ("potential", _potential),
     ("md", _md),
-    ("md", _md_cell),
+    ("md", partial(_vacancies, key="md")),
     ("active_learning", _active),
     ("active_learning", _active_rounds),
     ("diffusion", _diffusion),
     ("diffusion", _diffusion_temperatures),
     ("thermo", _thermo),
     ("phasefield", _phasefield),
-    ("phasefield", _phasefield_temperatures),
+    ("phasefield", partial(_case_temperatures, stage="phasefield")),
     ("fem", _fem),
-    ("fem", _fem_temperatures),
+    ("fem", partial(_case_temperatures, stage="fem")),
     ("surrogate", _surrogate),
 )

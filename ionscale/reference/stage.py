@@ -116,9 +116,8 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     from ionscale.reference.structures import sublattice_indices, validate_structure
 
     files: dict[str, str] = {}
-    if reference["structure"]["file"]:
-        key = "reference.structure.file"
-        files["structure"] = str(resolve_path(reference["structure"]["file"], key, project_dir))
+    if (path := structure_path(reference, project_dir)) is not None:
+        files["structure"] = str(path)
     for role in ("li_metal", "host"):
         if reference[role]["enabled"] and reference[role]["file"]:
             key = f"reference.{role}.file"
@@ -153,17 +152,21 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     return WorkflowPlan([f"{i:04d}" for i in range(n_batches)], files, imports, planned)
 
 
-def host_structure(reference: Mapping[str, Any], project_dir: str | Path) -> Atoms:
-    """The host structure of the run (``reference.structure``: a file, resolved as
-    :func:`resolve_path` does, or a prototype); every stage that needs it reads it here."""
+def structure_path(reference: Mapping[str, Any], project_dir: str | Path) -> Path | None:
+    """``reference.structure.file`` resolved as :func:`resolve_path` does (the one place every
+    stage resolves it); None when the host is a prototype."""
     file = reference["structure"]["file"]
-    path = resolve_path(file, "reference.structure.file", project_dir) if file else None
-    return _structure(path, reference["structure"]["prototype"], "reference.structure")
+    return resolve_path(file, "reference.structure.file", project_dir) if file else None
 
 
-def check_inputs(reference: Mapping[str, Any], project_dir: str | Path) -> WorkflowPlan:
-    """Every check of the reference section and its input files (see :func:`plan_workflow`)."""
-    return plan_workflow(reference, project_dir)
+def host_structure(reference: Mapping[str, Any], project_dir: str | Path) -> Atoms:
+    """The host structure of the run (``reference.structure``: a file, see
+    :func:`structure_path`, or a prototype)."""
+    return _structure(
+        structure_path(reference, project_dir),
+        reference["structure"]["prototype"],
+        "reference.structure",
+    )
 
 
 def _check_end_member(

@@ -38,10 +38,10 @@ def structure_file(reference: Mapping[str, Any]) -> str:
     """``reference.structure.file`` resolved as every stage resolves it (working directory,
     then the project; a ConfigError naming the key if neither); empty for a prototype."""
     from ionscale.provenance import PROJECT_ROOT
-    from ionscale.reference.stage import resolve_path
+    from ionscale.reference.stage import structure_path
 
-    file = reference["structure"]["file"]
-    return str(resolve_path(file, "reference.structure.file", PROJECT_ROOT)) if file else ""
+    path = structure_path(reference, PROJECT_ROOT)
+    return "" if path is None else str(path)
 
 
 def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
