@@ -338,7 +338,11 @@ def read_arrhenius_result(path: str | Path) -> ArrheniusResult:
     t = np.asarray(g[ARRHENIUS_TEMPERATURE.name], float)
     d = np.asarray(g[ARRHENIUS_DIFFUSIVITY.name], float)
     sd = np.asarray(g[ARRHENIUS_DIFFUSIVITY.uncertainty.name], float)
-    cov = read_arrhenius_covariance(path)
+    cov = _covariance(
+        g[ARRHENIUS_LN_D0_VARIANCE.name],
+        g[ARRHENIUS_EA_VARIANCE.name],
+        g[ARRHENIUS_LN_D0_EA_COVARIANCE.name],
+    )
     fit = ArrheniusFit(
         temperature_K=t[included],
         diffusivity_cm2_s=d[included],
@@ -412,7 +416,12 @@ def read_arrhenius_covariance(path: str | Path) -> np.ndarray | None:
     with h5py.File(path, "r") as h5:
         if not all(n in h5 for n in names):
             return None
-        v = [float(h5[n][()]) for n in names]
+        return _covariance(*(h5[n][()] for n in names))
+
+
+def _covariance(var_ln_d0: Any, var_ea: Any, cov_ln_d0_ea: Any) -> np.ndarray:
+    """The symmetric 2×2 covariance of (ln D0, Ea) from its three stored elements."""
+    v = [float(var_ln_d0), float(var_ea), float(cov_ln_d0_ea)]
     return np.array([[v[0], v[2]], [v[2], v[1]]])
 
 
