@@ -92,6 +92,12 @@ def _reference(cfg: Mapping[str, Any], root: Path) -> None:
     plan_workflow(cfg["reference"], root)
 
 
+def _reference_labels(cfg: Mapping[str, Any], root: Path) -> None:
+    from ionscale.reference.stage import check_label_settings
+
+    check_label_settings(cfg["reference"], root)
+
+
 def _fingerprint(cfg: Mapping[str, Any], root: Path) -> None:
     from ionscale.fingerprint import FingerprintSettings
 
@@ -229,6 +235,7 @@ def _vacancies(cfg: Mapping[str, Any], root: Path, *, key: str) -> None:
 #: checks, so one problem does not hide another.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("reference", _reference),
+    ("reference", _reference_labels),
     ("fingerprint", _fingerprint),
     ("potential", _potential),
     ("md", _md),

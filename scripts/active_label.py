@@ -24,6 +24,7 @@ with open(smk.log.dft, "w") as dft_txt:
         workdir=smk.params.workdir,
         provenance=Provenance.from_snakemake(smk, "active"),
         txt=dft_txt,
+        pulay=smk.input.get("pulay"),
     )
 log.info("round %s batch %s: %d labelled, %d failed", smk.wildcards.round, smk.wildcards.batch,
          len(result.labelled), len(result.failures))  # fmt: skip

@@ -23,6 +23,7 @@ with open(smk.log.dft, "w") as dft_txt:  # GPAW's text output of every frame of 
         workdir=smk.params.workdir,
         provenance=Provenance.from_snakemake(smk, "reference"),
         txt=dft_txt,
+        pulay=smk.input.get("pulay"),
     )
 log.info("batch %s: %d labelled, %d failed", smk.wildcards.batch, len(result.labelled),
          len(result.failures))  # fmt: skip

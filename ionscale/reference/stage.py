@@ -115,13 +115,7 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     from ionscale.reference.sampling import SamplingSettings, batch_count, planned_frame_count
     from ionscale.reference.structures import sublattice_indices, validate_structure
 
-    files: dict[str, str] = {}
-    if (path := structure_path(reference, project_dir)) is not None:
-        files["structure"] = str(path)
-    for role in ("li_metal", "host"):
-        if reference[role]["enabled"] and reference[role]["file"]:
-            key = f"reference.{role}.file"
-            files[role] = str(resolve_path(reference[role]["file"], key, project_dir))
+    files = structure_files(reference, project_dir)
     imports = [
         str(resolve_path(item["file"], f"reference.imports[{i}].file", project_dir))
         for i, item in enumerate(reference["imports"])
@@ -150,6 +144,39 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     planned = planned_frame_count(settings, len(sublattice_indices(host, settings.mobile_species)))
     n_batches = batch_count(planned, int(reference["batch_size"]))
     return WorkflowPlan([f"{i:04d}" for i in range(n_batches)], files, imports, planned)
+
+
+def structure_files(reference: Mapping[str, Any], project_dir: str | Path) -> dict[str, str]:
+    """The resolved structure files by role (``structure``, ``li_metal``, ``host``; a role
+    given as a prototype or disabled has none)."""
+    files: dict[str, str] = {}
+    if (path := structure_path(reference, project_dir)) is not None:
+        files["structure"] = str(path)
+    for role in ("li_metal", "host"):
+        if reference[role]["enabled"] and reference[role]["file"]:
+            key = f"reference.{role}.file"
+            files[role] = str(resolve_path(reference[role]["file"], key, project_dir))
+    return files
+
+
+def check_label_settings(reference: Mapping[str, Any], project_dir: str | Path) -> None:
+    """The Pulay correction and the convergence gate as their rules build them: a plane-wave
+    code, a valid step, calibration cells that separate every species, tight settings at least
+    the configured ones (ConfigError naming the key)."""
+    from ionscale.reference.calculators import CalculatorSettings
+    from ionscale.reference.convergence import ConvergenceSettings
+    from ionscale.reference.pulay import PulaySettings, check_calibration_cells, check_settings
+
+    calc = CalculatorSettings.from_config(reference["calculator"])
+    pulay = PulaySettings.from_config(reference["pulay_correction"])
+    check_settings(calc, pulay)
+    if pulay.enabled:
+        check_calibration_cells(
+            calibration_cells(reference, structure_files(reference, project_dir))
+        )
+    convergence = ConvergenceSettings.from_config(reference["convergence"])
+    if convergence.enabled:
+        convergence.tight(calc)
 
 
 def structure_path(reference: Mapping[str, Any], project_dir: str | Path) -> Path | None:
@@ -249,21 +276,36 @@ def label_batch(
     workdir: str | Path,
     provenance: Provenance,
     txt: Any = None,
+    pulay: str | Path | None = None,
 ) -> Any:
     """Label frames ``[i*batch_size, (i+1)*batch_size)`` of ``frames_file``.
 
     Writes the labelled frames (extxyz) and a JSON report with the batch's frame ids, failure
-    records and per-frame wall times. The settings are validated before the first SCF.
+    records and per-frame wall times. The settings are validated before the first SCF. With a
+    Pulay calibration file (``pulay.json`` of :func:`calibrate_pulay`) every labelled frame's
+    stress is corrected (:class:`~ionscale.reference.pulay.PulayCorrection`); the calibration
+    must be for this cutoff.
     """
     from ionscale.reference.calculators import CalculatorSettings, validate_calculator_settings
     from ionscale.reference.labelling import label_frames
+    from ionscale.reference.pulay import PulayCorrection
     from ionscale.reference.sampling import batch_slice
 
     settings = CalculatorSettings.from_config(calculator_config)
     frames = read_frames(frames_file)[batch_slice(batch_index, batch_size)]
+    correction = None if pulay is None else PulayCorrection.read(pulay)
+    if correction is not None and correction.enabled and correction.cutoff_eV != settings.cutoff_eV:
+        raise ValueError(
+            f"{pulay}: calibrated at {correction.cutoff_eV:g} eV, labels at "
+            f"reference.calculator.cutoff_eV = {settings.cutoff_eV:g} eV; rerun reference_pulay"
+        )
     for atoms in frames:
         validate_calculator_settings(settings, atoms)
+        if correction is not None:
+            correction.check_species(atoms, f"frame {atoms.info.get('frame_id')}")
     result = label_frames(frames, settings, workdir, txt)
+    if correction is not None:
+        result.labelled = [correction.apply(a) for a in result.labelled]
     write_frames(out_frames, result.labelled)
     report = {
         "batch": batch_index,
@@ -276,6 +318,111 @@ def label_batch(
     }
     write_json(out_report, report, provenance)
     return result
+
+
+def calibration_cells(
+    reference: Mapping[str, Any], files: Mapping[str, str | Path]
+) -> dict[str, Atoms]:
+    """The Pulay calibration cells: the configured host structure (``structure``) and the
+    enabled end members (``host``, ``li_metal``), as given (experimental cells)."""
+    cells = {
+        "structure": _structure(
+            files.get("structure"), reference["structure"]["prototype"], "reference.structure"
+        )
+    }
+    for role in ("host", "li_metal"):
+        if reference[role]["enabled"]:
+            cells[role] = _structure(
+                files.get(role), reference[role]["prototype"], f"reference.{role}"
+            )
+    return cells
+
+
+def calibrate_pulay(
+    reference: Mapping[str, Any],
+    files: Mapping[str, str | Path],
+    out_json: str | Path,
+    out_cells: str | Path,
+    workdir: str | Path,
+    provenance: Provenance,
+    txt: Any = None,
+) -> Any:
+    """Rule reference_pulay: measure the per-species Pulay terms on the calibration cells (or
+    write a disabled correction) → ``pulay.json`` and the cells' labels ``pulay_cells.extxyz``
+    (analytic stress, uncorrected) for the convergence check."""
+    from ionscale.reference.calculators import CalculatorSettings
+    from ionscale.reference.pulay import PulayCorrection, PulaySettings, calibrate
+
+    calc = CalculatorSettings.from_config(reference["calculator"])
+    settings = PulaySettings.from_config(reference["pulay_correction"])
+    cells = calibration_cells(reference, files)
+    if settings.enabled:
+        correction, report, at_cutoff = calibrate(cells, calc, settings, workdir, txt)
+        labelled = []
+        for name, a in at_cutoff.items():
+            a.info.update(frame_id=name, config_type="pulay_calibration")
+            labelled.append(a)
+    else:
+        correction = PulayCorrection(calc.cutoff_eV, {}, enabled=False)
+        report = {"correction": correction.as_dict(), "cells": {}}
+        labelled = []
+    write_frames(out_cells, labelled)
+    write_json(out_json, report, provenance)
+    return correction
+
+
+def check_label_convergence(
+    reference: Mapping[str, Any],
+    labelled_file: str | Path,
+    cells_file: str | Path,
+    pulay_file: str | Path,
+    out_json: str | Path,
+    workdir: str | Path,
+    provenance: Provenance,
+    txt: Any = None,
+) -> dict[str, Any]:
+    """Rule reference_convergence: relabel the calibration cells and a few of the stage's own
+    labelled frames (imports are someone else's settings) at the tight settings; write
+    ``convergence.json``; raise :class:`~ionscale.reference.convergence.ConvergenceError`
+    (after logging every number) when a tolerance is exceeded and ``action`` is ``error``."""
+    from ionscale.reference.calculators import CalculatorSettings
+    from ionscale.reference.convergence import (
+        ConvergenceError,
+        ConvergenceSettings,
+        check_convergence,
+    )
+    from ionscale.reference.pulay import PulayCorrection
+
+    settings = ConvergenceSettings.from_config(reference["convergence"])
+    calc = CalculatorSettings.from_config(reference["calculator"])
+    correction = PulayCorrection.read(pulay_file)
+    cells = {str(a.info["frame_id"]): a for a in read_frames(cells_file)}
+    labelled = [a for a in read_frames(labelled_file) if a.info.get("config_type") != "import"]
+    report = check_convergence(cells, correction, labelled, calc, settings, workdir, txt)
+    for row in report["frames"]:
+        log.info(
+            "%s: ΔE %.2f meV/atom, max |ΔF| %.1f meV/Å, max |Δσ| %.2f GPa (σ %s vs tight %s GPa)",
+            row["frame"],
+            row["energy_diff_meV_atom"],
+            row["max_force_diff_meV_A"],
+            row["max_stress_diff_GPa"],
+            np.round(row["stress_GPa"][:3], 2).tolist(),
+            np.round(row["stress_tight_GPa"][:3], 2).tolist(),
+        )
+    if report["problems"] and settings.action == "error":
+        raise ConvergenceError(
+            "reference labels are not converged at reference.calculator.cutoff_eV = "
+            f"{calc.cutoff_eV:g} eV / kpoint_density_per_A = {calc.kpoint_density_per_A:g} "
+            f"against the tight {report['tight']['cutoff_eV']:g} eV / "
+            f"{report['tight']['kpoint_density_per_A']:g}:\n  "
+            + "\n  ".join(report["problems"])
+            + "\nTighten reference.calculator, or set reference.convergence.action: warn to "
+            "go on with these labels"
+        )
+    for problem in report["problems"]:
+        log.warning("allowed by reference.convergence.action = warn: %s", problem)
+    write_json(out_json, report, provenance)
+    return report
 
 
 def import_data(

@@ -87,6 +87,7 @@ rule active_select:
 rule active_label:
     input:
         frames=f"{_AL_DIR}/sampled.extxyz",
+        pulay=f"{RESULTS}/reference/pulay.json",
     output:
         frames=f"{_AL_DIR}/batches/batch_{{batch}}.extxyz",
         report=f"{_AL_DIR}/batches/batch_{{batch}}.json",

@@ -18,6 +18,7 @@ POTENTIAL_PREPARE_EXCLUDE = (*POTENTIAL_TRAIN_EXCLUDE, "potential.compress")
 
 rule potential_prepare:
     input:
+        REFERENCE_GATES,
         labelled=f"{RESULTS}/reference/labelled.extxyz",
         split=f"{RESULTS}/fingerprint/split.json",
         active=_al_frames,

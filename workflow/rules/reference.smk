@@ -50,9 +50,40 @@ rule reference_sample:
         "../../scripts/reference_sample.py"
 
 
+rule reference_pulay:
+    input:
+        **REFERENCE_FILES,
+    output:
+        json=f"{RESULTS}/reference/pulay.json",
+        cells=f"{RESULTS}/reference/pulay_cells.extxyz",
+    log:
+        main=f"{RESULTS}/logs/reference_pulay.log",
+        dft=f"{RESULTS}/logs/reference_pulay.dft.txt",
+    benchmark:
+        f"{RESULTS}/benchmarks/reference_pulay.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        config=stage_config(
+            "reference.structure",
+            "reference.li_metal",
+            "reference.host",
+            "reference.calculator",
+            "reference.pulay_correction",
+        ),
+        workdir=f"{RESULTS}/reference/pulay_work",
+    script:
+        "../../scripts/reference_pulay.py"
+
+
 rule reference_label:
     input:
         frames=f"{RESULTS}/reference/sampled.extxyz",
+        pulay=f"{RESULTS}/reference/pulay.json",
     output:
         frames=f"{REFERENCE_BATCH}.extxyz",
         report=f"{REFERENCE_BATCH}.json",
@@ -127,6 +158,40 @@ rule reference_gather:
         "../../scripts/reference_gather.py"
 
 
+rule reference_convergence:
+    input:
+        labelled=f"{RESULTS}/reference/labelled.extxyz",
+        cells=f"{RESULTS}/reference/pulay_cells.extxyz",
+        pulay=f"{RESULTS}/reference/pulay.json",
+    output:
+        json=f"{RESULTS}/reference/convergence.json",
+    log:
+        main=f"{RESULTS}/logs/reference_convergence.log",
+        dft=f"{RESULTS}/logs/reference_convergence.dft.txt",
+    benchmark:
+        f"{RESULTS}/benchmarks/reference_convergence.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        config=stage_config("reference.calculator", "reference.convergence"),
+        workdir=f"{RESULTS}/reference/convergence_work",
+    script:
+        "../../scripts/reference_convergence.py"
+
+
+# the potential trains only on converged labels: its data rule waits for this gate
+REFERENCE_GATES = (
+    [f"{RESULTS}/reference/convergence.json"]
+    if config["reference"]["convergence"]["enabled"]
+    and config["reference"]["sampling"]["enabled"]
+    else []
+)
+
+
 rule reference_plot:
     input:
         labelled=f"{RESULTS}/reference/labelled.extxyz",
@@ -150,6 +215,7 @@ rule reference_plot:
 
 
 FINAL["reference"] = [
+    *REFERENCE_GATES,
     f"{RESULTS}/reference/labelled.extxyz",
     f"{RESULTS}/reference/failed.json",
     f"{RESULTS}/reference/summary.json",
