@@ -24,6 +24,15 @@ label
     The picks go through the reference stage's calculator, checks and failure records
     (``reference.calculator``, ``reference.checks``) and land in
     ``active/round{r}/labelled.extxyz``.
+orderings
+    With ``orderings.n_frames > 0`` each round also closes the loop over the thermo stage's
+    Li/vacancy orderings, the configurations the free energy is built from: the round's model 0
+    relaxes the orderings of up to ``orderings.max_supercell_size`` primitive cells (as the thermo
+    stage relaxes them, ``thermo.relax``), every member evaluates them, and the
+    ``orderings.n_frames`` with the largest ensemble energy spread are labelled by DFT as single
+    points at the DP-relaxed geometry (so DFT also corrects the forces that put them there). A
+    seeded share (``orderings.held_out_fraction``) of the orderings is never picked: the thermo
+    stage's DFT check compares DP and DFT on those (:func:`held_out`).
 retrain
     Round r + 1 trains every member on the reference data plus the labelled frames of rounds
     0…r (a stated share of them in validation), starting from round r's frozen member
@@ -40,7 +49,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,7 +71,7 @@ from ionscale.engines.lammps import (
 # a round can start from the last round's weights (sel_fits) to its training; kept importable here
 from ionscale.potential.data import validation_indices as validation_indices
 from ionscale.potential.train import sel_fits as sel_fits
-from ionscale.settings import default, from_section
+from ionscale.settings import default, default_factory, from_section
 
 if TYPE_CHECKING:
     from ionscale.md import MDSettings
@@ -90,6 +99,9 @@ class ActiveSettings:
     validation_fraction: float = default("active_learning.validation_fraction")
     training_steps: int | None = default("active_learning.training_steps")
     init_from_previous: bool = default("active_learning.init_from_previous")
+    orderings: Mapping[str, Any] = field(
+        default_factory=default_factory("active_learning.orderings")
+    )
 
     def __post_init__(self) -> None:
         k = "active_learning"
@@ -263,6 +275,92 @@ def select_candidates(
         "picked": len(idx),
     }
     return Selection([frames[i] for i in idx], counts)
+
+
+# ----------------------------------------------------------------------------- orderings
+
+
+@dataclass(frozen=True)
+class OrderingSettings:
+    """Config key ``active_learning.orderings`` (see the schema)."""
+
+    n_frames: int = default("active_learning.orderings.n_frames")
+    max_supercell_size: int = default("active_learning.orderings.max_supercell_size")
+    held_out_fraction: float = default("active_learning.orderings.held_out_fraction")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> OrderingSettings:
+        return from_section(cls, cfg, "active_learning.orderings", error=ActiveLearningError)
+
+
+def held_out(ordering_id: str, fraction: float, seed: int) -> bool:
+    """Whether an ordering is held out of training for the thermo DFT check: a seeded,
+    reproducible draw per ordering id (the same in every rule that asks)."""
+    from ionscale.config import derive_seed
+
+    return derive_seed(seed, "orderings", "held-out", ordering_id) / 2**32 < fraction
+
+
+@dataclass
+class OrderingCandidates:
+    """The DP-relaxed orderings of one round with their ensemble energy spread."""
+
+    frames: list[Atoms]  # relaxed, vacancies removed, in enumeration order
+    spread_eV_atom: np.ndarray  # ensemble standard deviation of E per atom
+    picked: list[int]  # indices into frames, largest spread first
+    counts: dict[str, int]
+
+
+def ordering_candidates(
+    host: Any,
+    models: Sequence[str | Path],
+    settings: OrderingSettings,
+    relax_settings: Any,
+    seed: int,
+) -> OrderingCandidates:
+    """Relax the eligible orderings with model 0, evaluate every member, pick the
+    ``settings.n_frames`` with the largest ensemble spread of the energy per atom.
+
+    Eligible: 0 < x < 1 (the end members are in the reference data), not :func:`held_out`,
+    relaxed without collapse.
+    """
+    from ionscale.thermo.atomistic import dp_calculator, ensemble_energies
+    from ionscale.thermo.energies import relax_orderings
+    from ionscale.thermo.structures import enumerate_orderings
+
+    if len(models) < 2:
+        raise ActiveLearningError(
+            f"active_learning.orderings: the energy spread needs ≥ 2 members, got {len(models)}"
+        )
+    lattice = enumerate_orderings(host, settings.max_supercell_size)
+    eligible = [
+        a
+        for a in lattice
+        if 0 < a.info["li_fraction"] < 1
+        and not held_out(a.info["ordering_id"], settings.held_out_fraction, seed)
+    ]
+    calcs = [dp_calculator(m) for m in models]
+    relaxed, _, _, failure = relax_orderings(eligible, calcs[0], relax_settings)
+    ok = [i for i, f in enumerate(failure) if not f]
+    frames = [relaxed[i] for i in ok]
+    for i, a in zip(ok, frames, strict=True):
+        a.info.update({k: eligible[i].info[k] for k in ("ordering_id", "li_fraction", "n_sites")})
+    energies = ensemble_energies(frames, calcs) if frames else np.empty((len(calcs), 0))
+    natoms = np.array([len(a) for a in frames], dtype=float)
+    spread = energies.std(axis=0) / natoms if frames else np.empty(0)
+    picked = [int(i) for i in np.argsort(-spread, kind="stable")[: settings.n_frames]]
+    counts = {
+        "enumerated": len(lattice),
+        "held_out": sum(
+            held_out(a.info["ordering_id"], settings.held_out_fraction, seed)
+            for a in lattice
+            if 0 < a.info["li_fraction"] < 1
+        ),
+        "eligible": len(eligible),
+        "failed_relaxation": len(eligible) - len(ok),
+        "picked": len(picked),
+    }
+    return OrderingCandidates(frames, spread, picked, counts)
 
 
 # ----------------------------------------------------------------------------- round plan

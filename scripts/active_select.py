@@ -32,7 +32,9 @@ selection = select_candidates(
     frames, deviation, al.trust_lo_eV_A, al.trust_hi_eV_A, al.max_frames,
     seed=derive_seed(cfg["seed"], "active", r, "select"),
 )  # fmt: skip
-write_frames(smk.output.frames, selection.frames)
+ordering_picks = read_frames(smk.input.orderings) if "orderings" in smk.input.keys() else []
+selection.counts["orderings"] = len(ordering_picks)
+write_frames(smk.output.frames, [*selection.frames, *ordering_picks])
 body = {
     "round": r,
     "trust_lo_eV_A": al.trust_lo_eV_A,
@@ -40,6 +42,7 @@ body = {
     "max_frames": al.max_frames,
     "counts": selection.counts,
     "picked_frame_ids": [str(f.info["frame_id"]) for f in selection.frames],
+    "picked_ordering_ids": [str(f.info["frame_id"]) for f in ordering_picks],
     "explorations": per_run,
 }
 write_json(smk.output.summary, body, Provenance.from_snakemake(smk, "active"))

@@ -145,3 +145,45 @@ def test_exploration_stops_at_a_blowup_and_keeps_the_frames_before_it(li_models)
     assert len(result.max_force_deviation_eV_A) == len(result.frames)
     for frame in result.frames:  # none the reference checks would reject as too close
         assert closest_pair(frame)[0] >= 0.9
+
+
+# -- closing the loop over the thermo orderings --------------------------------------------------
+def test_held_out_orderings_are_a_reproducible_share():
+    from ionscale.active import held_out
+
+    ids = [f"ord{k:05d}" for k in range(2000)]
+    draw = [held_out(i, 0.3, seed=7) for i in ids]
+    assert draw == [held_out(i, 0.3, seed=7) for i in ids]  # the same in every rule
+    assert abs(np.mean(draw) - 0.3) < 4 * np.sqrt(0.3 * 0.7 / len(ids))
+    assert draw != [held_out(i, 0.3, seed=8) for i in ids]
+    assert not any(held_out(i, 0.0, seed=7) for i in ids)
+
+
+def test_ordering_settings_name_bad_keys():
+    from ionscale.active import OrderingSettings
+
+    with pytest.raises(ActiveLearningError, match=r"active_learning\.orderings"):
+        OrderingSettings.from_config({"n_frame": 3})
+
+
+@pytest.mark.engine
+def test_ordering_candidates_skip_held_out_and_end_members_and_rank_by_spread(tiny_dp):
+    from ionscale.active import OrderingSettings, held_out, ordering_candidates
+    from ionscale.thermo.atomistic import RelaxSettings
+    from ionscale.thermo.structures import load_host
+
+    host = load_host(prototype="LiC6")
+    settings = OrderingSettings(n_frames=3, max_supercell_size=3, held_out_fraction=0.4)
+    got = ordering_candidates(
+        host, tiny_dp, settings, RelaxSettings(max_steps=20, relax_cell=False), seed=11
+    )
+    ids = [a.info["ordering_id"] for a in got.frames]
+    assert ids and not any(held_out(i, 0.4, seed=11) for i in ids)
+    assert all(0 < a.info["li_fraction"] < 1 for a in got.frames)
+    assert all("X" not in a.get_chemical_symbols() for a in got.frames)
+    assert len(got.picked) == min(3, len(got.frames))
+    spreads = got.spread_eV_atom[got.picked]
+    assert np.all(np.diff(spreads) <= 0)  # largest first
+    assert spreads[-1] >= np.delete(got.spread_eV_atom, got.picked).max(initial=0.0)
+    c = got.counts
+    assert c["eligible"] + c["held_out"] == c["enumerated"] - 2  # the two end members

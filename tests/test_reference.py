@@ -7,6 +7,7 @@ forces sum to zero; symmetry-equivalent orderings are one ordering; imports roun
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -241,6 +242,17 @@ def test_sampling_covers_compositions_and_removes_symmetry_duplicates():
     assert dup["2x1x1-x0.500-o1"] == "2x1x1-x0.500-o0"
     # hop images at t and 1 - t are mirror images of one another
     assert dup["2x1x1-hop-t0.750"] == "2x1x1-hop-t0.250"
+
+
+def test_sampling_adds_staged_compounds_within_the_planned_bound():
+    settings, result = _sample(sampling={"stages": [2, 3]})
+    staged = [a for a in result.frames if a.info["config_type"] == "staged"]
+    per_stage = 1 + settings.rattle_per_ordering + settings.strain_per_ordering
+    assert len(staged) == 2 * per_stage
+    assert sorted({a.info["li_fraction"] for a in staged}) == pytest.approx([1 / 3, 1 / 2])
+    assert len(result.frames) <= sampling.planned_frame_count(settings, 1)
+    _, without = _sample()
+    assert len(result.frames) == len(without.frames) + len(staged)  # nothing else changes
 
 
 def test_rattle_and_strain_statistics():
@@ -615,3 +627,53 @@ def test_md_sampling_is_reproducible():
         np.testing.assert_array_equal(a.positions, b.positions)
     moved = np.linalg.norm(first[1].positions - start.positions, axis=1)
     assert np.all(moved > 1e-3)  # atoms move at 600 K
+
+
+def _in_plane_matches(a, b, cell, tol=0.2):
+    """How many in-plane positions of ``b`` coincide (mod the 2-D lattice) with one of ``a``."""
+    inv = np.linalg.inv(cell[:2, :2])
+    n = 0
+    for p in b:
+        d = (a[:, :2] - p[:2]) @ inv
+        d -= np.round(d)
+        n += bool(np.any(np.linalg.norm(d @ cell[:2, :2], axis=1) < tol))
+    return n
+
+
+@pytest.mark.parametrize("stage", [2, 3, 4])
+def test_staged_compound_has_ab_empty_and_aa_filled_galleries(stage):
+    from ionscale.reference.structures import (
+        GRAPHITE_C_A,
+        LIC6_C_A,
+        lic6_aa,
+        site_fraction,
+        sites_per_host_atom,
+        staged_structure,
+    )
+
+    lic6 = lic6_aa()
+    atoms = staged_structure(lic6, stage)
+    assert atoms.get_chemical_formula() == f"C{6 * stage}Li"
+    assert site_fraction(atoms, "Li", sites_per_host_atom(lic6, "Li")) == pytest.approx(1 / stage)
+    cell = np.array(atoms.cell)
+    height = cell[2, 2]
+    assert height == pytest.approx(LIC6_C_A + (stage - 1) * GRAPHITE_C_A / 2)
+    carbon = atoms.positions[atoms.numbers == 6]
+    z = np.round(carbon[:, 2], 3)
+    layers = [carbon[z == v] for v in sorted(set(z))]
+    assert len(layers) == stage and all(len(layer) == 6 for layer in layers)
+    for lower, upper in itertools.pairwise(layers):  # empty galleries: AB
+        assert _in_plane_matches(lower, upper, cell) == 3
+    next_period = layers[0] + cell[2]  # across the filled gallery: AA
+    assert _in_plane_matches(layers[-1], next_period, cell) == 6
+    li = atoms.positions[atoms.numbers == 3]
+    assert layers[-1][0, 2] < li[0, 2] < height  # between the last layer and the next period
+    assert _in_plane_matches(layers[-1], li, cell, tol=1.0) == 0  # over a ring centre
+    assert min(atoms.get_all_distances(mic=True)[np.triu_indices(len(atoms), 1)]) > 1.3
+
+
+def test_staging_refuses_a_non_layered_host():
+    from ionscale.reference.structures import StructureError, li_bcc, staged_structure
+
+    with pytest.raises(StructureError, match="layered host"):
+        staged_structure(li_bcc(), 2)

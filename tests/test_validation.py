@@ -50,6 +50,14 @@ def _graphite_file(tmp: Path) -> str:
     return str(path)
 
 
+def _rocksalt_file(tmp: Path) -> str:
+    from ase.build import bulk
+
+    path = tmp / "LiF_rocksalt.cif"
+    bulk("LiF", "rocksalt", a=4.03, cubic=True).write(path)
+    return str(path)
+
+
 def _half_li_file(tmp: Path) -> str:
     text = (ROOT / "resources" / "graphite" / "LiC6.cif").read_text()
     li_row = next(ln for ln in text.splitlines() if ln.strip().startswith("Li  Li1"))
@@ -145,6 +153,10 @@ CASES = [
     ("pulay-cannot-separate-species",
      _keys(reference__host__enabled=False, reference__li_metal__enabled=False),
      "reference.pulay_correction"),
+    ("staging-a-non-layered-host",
+     lambda c, t: [_set(c, "reference.sampling.stages", [2]),
+                   _set(c, "reference.structure.file", _rocksalt_file(t))],
+     "reference.sampling.stages"),
     ("convergence-below-configured", _keys(reference__convergence__cutoff_eV=250.0),
      "reference.convergence"),
     ("li-metal-without-li", _file("reference.li_metal.file", _graphite_file),

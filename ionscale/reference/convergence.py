@@ -74,6 +74,15 @@ class ConvergenceSettings:
         )
 
 
+def _same(a: Atoms, b: Atoms) -> bool:
+    return (
+        len(a) == len(b)
+        and np.array_equal(a.numbers, b.numbers)
+        and np.allclose(a.cell, b.cell, atol=1e-6)
+        and np.allclose(a.positions, b.positions, atol=1e-6)
+    )
+
+
 def select_frames(frames: Sequence[Atoms], n: int) -> list[int]:
     """Indices of ``n`` labelled frames to relabel: spread over the Li fraction (targets evenly
     over the frames' range), each the smallest cell nearest its target; frames with atomic
@@ -183,6 +192,9 @@ def check_convergence(
     for name, atoms in calibration_cells.items():
         names.append(f"{name}-experimental-cell")
         labels.append(correction.apply(atoms))
+    # a labelled frame identical to a calibration cell (the ideal end members) adds nothing
+    fresh = [a for a in labelled if not any(_same(a, c) for c in calibration_cells.values())]
+    labelled = fresh
     picks = select_frames(labelled, settings.n_frames)
     for i in picks:
         names.append(str(labelled[i].info.get("frame_id", i)))

@@ -24,6 +24,11 @@ From the fully occupied host structure (LiC6) and each configured supercell:
 - **MD** (``"md"``, optional): Langevin MD (Schneider and Stoll, Phys. Rev. B 17, 1302 (1978);
   ASE's integrator) with a cheap potential — GPAW in LCAO mode with a small basis — from the
   first ordering of each composition; snapshots are relabelled at the reference settings.
+- **Staged compounds** (``"staged"``, optional): for each configured stage n of a layered
+  host, the mobile ions in every n-th gallery with AB-stacked empty galleries
+  (:func:`~ionscale.reference.structures.staged_structure`), ideal plus rattled and strained
+  copies — graphite's staging configurations, which no ordering on the AA-stacked LiC6 lattice
+  holds.
 - **References**: bcc Li metal (``"li_metal"``, li_fraction NaN; its energy anchors voltages)
   and the empty host (``"host"``, e.g. AB graphite), ideal plus rattled and strained copies.
 
@@ -156,6 +161,7 @@ def planned_frame_count(settings: SamplingSettings, sites_in_structure: int | No
             )
             hops = settings.hop_images + len(settings.contact_distances_A) if n_sites >= 2 else 0
         total += n_orderings * per_ordering + n_comp * md + hops
+    total += len(settings.stages) * per_ordering
     for ref in (settings.li_metal, settings.host):
         if ref.enabled:
             total += 1 + ref.n_rattle + ref.n_strain
@@ -307,6 +313,26 @@ def _add_hops_and_contacts(
                 collect.add(frame, "contact", f"{label}-contact-d{d:.2f}", supercell=label)
 
 
+def _add_staged(collect: _Collector, host: Atoms, settings: SamplingSettings, seed: int) -> None:
+    """Staged compounds of the (layered, fully occupied) host, ideal, rattled and strained."""
+    from ionscale.reference.structures import staged_structure
+
+    for n in settings.stages:
+        base = staged_structure(host, n, settings.mobile_species)
+        stem = f"stage{n}"
+        collect.add(base, "staged", stem, stage=n)
+        for r in range(settings.rattle_per_ordering):
+            fid = f"{stem}-rattle{r}"
+            frame = rattled(base, settings.rattle_stdev_A, _rng(seed, fid))
+            collect.add(frame, "staged", fid, stage=n)
+        for s in range(settings.strain_per_ordering):
+            fid = f"{stem}-strain{s}"
+            frame = strained(
+                base, settings.max_strain, settings.strain_rattle_stdev_A, _rng(seed, fid)
+            )
+            collect.add(frame, "staged", fid, stage=n)
+
+
 def _add_references(
     collect: _Collector,
     settings: SamplingSettings,
@@ -379,6 +405,7 @@ def sample_frames(
         sites = sublattice_indices(cell, mobile)
         _add_orderings(collect, cell, label, sites, settings, seed, notes, run_md, md_txt)
         _add_hops_and_contacts(collect, cell, label, sites, settings, notes)
+    _add_staged(collect, host, settings, seed)
     _add_references(collect, settings, seed, li_metal, empty_host)
 
     frames, duplicates = remove_near_duplicates(collect.frames, settings.duplicate_tolerance_A)

@@ -111,6 +111,7 @@ class SamplingSettings:
     strain_rattle_stdev_A: float = default("reference.sampling.strain_rattle_stdev_A")
     hop_images: int = default("reference.sampling.hop_images")
     contact_distances_A: tuple[float, ...] = default("reference.sampling.contact_distances_A")
+    stages: tuple[int, ...] = default("reference.sampling.stages")
     duplicate_tolerance_A: float = default("reference.sampling.duplicate_tolerance_A")
     min_distance_A: float = default("reference.checks.min_pair_distance_A")
     md: MDSettings = field(default_factory=MDSettings)
@@ -141,5 +142,6 @@ class SamplingSettings:
             host=ExtraStructureSettings.from_config(reference["host"]),
             min_distance_A=float(reference["checks"]["min_pair_distance_A"]),
             contact_distances_A=tuple(float(d) for d in s.pop("contact_distances_A", ())),
+            stages=tuple(int(n) for n in s.pop("stages", ())),
             **s,
         )  # fmt: skip

@@ -141,6 +141,13 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
                 settings.min_distance_A,
                 settings.mobile_species,
             )
+    for n in settings.stages:
+        from ionscale.reference.structures import StructureError, staged_structure
+
+        try:
+            staged_structure(host, n, settings.mobile_species)
+        except StructureError as exc:
+            raise ConfigError(f"reference.sampling.stages: {name}: {exc}") from None
     planned = planned_frame_count(settings, len(sublattice_indices(host, settings.mobile_species)))
     n_batches = batch_count(planned, int(reference["batch_size"]))
     return WorkflowPlan([f"{i:04d}" for i in range(n_batches)], files, imports, planned)

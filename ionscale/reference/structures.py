@@ -226,3 +226,82 @@ def site_fraction(atoms: Atoms, mobile_species: str, sites_per_host: float) -> f
     if n_host == 0:
         return float("nan")
     return float(n_mobile / (n_host * sites_per_host))
+
+
+def staged_structure(
+    lithiated: Atoms,
+    stage: int,
+    mobile_species: str = "Li",
+    empty_gallery_A: float = GRAPHITE_C_A / 2,
+) -> Atoms:
+    """A stage-``n`` intercalation compound of a layered host: the mobile species in every
+    ``n``-th gallery, the empty galleries AB (Bernal) stacked, the filled ones AA.
+
+    ``lithiated`` is the fully occupied primitive cell of a layered host with one framework
+    layer per cell (stage 1, e.g. LiC6: one graphene layer, one Li layer, third cell vector
+    along the stacking normal). The stage-``n`` cell holds ``n`` framework layers and one layer
+    of the mobile species (x = 1/n: LiC12 is stage 2). Successive layers across an empty gallery
+    are shifted by one nearest-neighbour framework bond (which puts half the atoms over the
+    other layer's atoms and half over its ring centres: AB stacking); across the filled gallery
+    the layers are eclipsed (AA, the Li sits between two ring centres, as in LiC6). The cell
+    closes by tilting its third vector by the sum of the shifts, the smallest cell that allows
+    both (the staging sequence beyond nearest layers, ABC-like, costs meV at most). Galleries
+    start at the stage-1 height (filled) and ``empty_gallery_A`` (empty; graphite's 3.355 Å):
+    relax the cell to get the compound's own.
+
+    Raises
+    ------
+    StructureError
+        ``stage`` < 1, or the host is not one planar framework layer plus one mobile layer
+        per cell with the third vector along the normal.
+    """
+    if stage < 1:
+        raise StructureError(f"stage must be ≥ 1, got {stage}")
+    a1, a2, a3 = (np.array(v, dtype=float) for v in lithiated.cell)
+    normal = np.cross(a1, a2)
+    normal /= np.linalg.norm(normal)
+    height = float(a3 @ normal)
+    symbols = np.array(lithiated.get_chemical_symbols())
+    mobile = symbols == mobile_species
+    z = lithiated.positions @ normal
+    if (
+        not mobile.any()
+        or mobile.all()
+        or np.linalg.norm(a3 - height * normal) > 1e-6
+        or np.ptp(z[~mobile]) > 0.1
+        or np.ptp(z[mobile]) > 0.1
+    ):
+        raise StructureError(
+            "staging needs a layered host with one planar framework layer and one layer of "
+            f"{mobile_species} per cell, the third cell vector along the layer normal; got "
+            f"{lithiated.get_chemical_formula()} with framework z-spread "
+            f"{np.ptp(z[~mobile]) if (~mobile).any() else 0:.2f} Å"
+        )
+    if stage == 1:
+        return lithiated.copy()
+    layer = lithiated[~mobile]
+    ions = lithiated[mobile]
+    # nearest-neighbour bond of the framework layer (minimum image, in-plane)
+    from ase.neighborlist import neighbor_list
+
+    dvec = neighbor_list("D", layer, 2.0 * float(np.min(layer.cell.lengths()[:2])))
+    bond = dvec[np.argmin(np.linalg.norm(dvec, axis=1))]
+    bond = bond - (bond @ normal) * normal
+    gallery = [empty_gallery_A] * (stage - 1) + [height]
+    z_layer0 = float(layer.positions[0] @ normal)
+    z_ion_above = (float(ions.positions[0] @ normal) - z_layer0) % height  # ion above its layer
+    atoms = Atoms(cell=[a1, a2, (stage - 1) * bond + sum(gallery) * normal], pbc=True)
+    z = 0.0
+    for k in range(stage):
+        shifted = layer.copy()
+        shifted.positions += k * bond + (z - z_layer0) * normal
+        atoms += shifted
+        if k < stage - 1:
+            z += gallery[k]
+    top = ions.copy()  # the filled gallery, above the last layer, laterally with it
+    top.positions += (stage - 1) * bond + (
+        z + z_ion_above - float(ions.positions[0] @ normal)
+    ) * normal
+    atoms += top
+    atoms.wrap()
+    return atoms

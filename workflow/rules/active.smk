@@ -6,9 +6,14 @@
 import math as _al_math
 
 _AL = config["active_learning"]
+_AL_ORDERINGS = _AL["orderings"]["n_frames"]
 AL_BATCHES = [
     f"{b:04d}"
-    for b in range(_al_math.ceil(_AL["max_frames"] / config["reference"]["batch_size"]))
+    for b in range(
+        _al_math.ceil(
+            (_AL["max_frames"] + _AL_ORDERINGS) / config["reference"]["batch_size"]
+        )
+    )
 ]
 # what exploration and selection use (a new training length or split reruns neither)
 _AL_EXCLUDE = tuple(
@@ -53,8 +58,45 @@ rule active_explore:
         "../../scripts/active_explore.py"
 
 
+rule active_orderings:
+    input:
+        **_MD_FILES,
+        models=_al_models,
+    output:
+        frames=f"{_AL_DIR}/orderings.extxyz",
+        summary=f"{_AL_DIR}/orderings.json",
+    log:
+        f"{RESULTS}/logs/active/round{{round}}/orderings.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/active/round{{round}}/orderings.tsv"
+    wildcard_constraints:
+        round=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        config=stage_config(
+            "seed",
+            "reference.structure.file",
+            "reference.structure.prototype",
+            "reference.mobile_species",
+            "thermo.relax",
+            "active_learning.orderings",
+        ),
+    script:
+        "../../scripts/active_orderings.py"
+
+
 rule active_select:
     input:
+        **(
+            {"orderings": f"{_AL_DIR}/orderings.extxyz"}
+            if _AL_ORDERINGS
+            else {}
+        ),
         frames=expand(
             f"{_AL_DIR}/explore_T{{T}}K.extxyz",
             T=_AL["temperatures_K"],
