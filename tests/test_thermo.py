@@ -372,3 +372,194 @@ def test_orderings_with_deepmd_bookkeeping(tiny_dp, tmp_path):
     e_above = read_quantity(paths[0], "e_above_hull_eV_per_site").value
     assert np.all(e_above[np.isfinite(e_above)] >= 0)
     assert read_quantity(paths[0], "on_hull").value[[empty, full]].tolist() == [1, 1]
+
+
+# -- the empty host end member as x = 0, cell relaxation along c, the host-phase envelope -------
+def test_relax_cell_modes_and_their_masks():
+    from ionscale.thermo.atomistic import RelaxSettings, cell_mask, more_relaxed_mode
+
+    assert cell_mask(False) is None
+    assert cell_mask(True) == (1, 1, 1, 1, 1, 1)
+    assert cell_mask("c") == (0, 0, 1, 0, 0, 0)  # Voigt xx, yy, zz, yz, xz, xy: only ε_zz
+    assert RelaxSettings(relax_cell="c").relax_cell == "c"
+    for bad in ("ab", "true", 1, 0, None):
+        with pytest.raises(ValueError, match=r"thermo\.relax\.relax_cell"):
+            RelaxSettings(relax_cell=bad)
+    # the empty host relaxes at least along c, fully when the orderings do
+    assert more_relaxed_mode(False, "c") == "c"
+    assert more_relaxed_mode("c", "c") == "c"
+    assert more_relaxed_mode(True, "c") is True
+
+
+def test_c_mode_needs_layers_in_the_xy_plane():
+    from ase.build import bulk
+
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.atomistic import check_layers_in_xy
+
+    check_layers_in_xy(graphite_ab(), "graphite")
+    with pytest.raises(ValueError, match="layers lie in the xy plane"):
+        check_layers_in_xy(bulk("C", "diamond", a=3.57), "diamond")  # fcc primitive vectors
+
+
+def test_framework_formula_units_of_the_empty_host():
+    from ase.build import bulk
+
+    from ionscale.reference.structures import graphite_ab, lic6_aa
+    from ionscale.thermo.structures import framework_formula_units
+
+    host = lic6_host()
+    assert framework_formula_units(graphite_ab(), host, "AB") == pytest.approx(4 / 6)
+    assert framework_formula_units(graphite_ab().repeat((2, 1, 1)), host, "AB") == pytest.approx(
+        8 / 6
+    )
+    with pytest.raises(HostStructureError, match="must hold no Li"):
+        framework_formula_units(lic6_aa(), host, "LiC6")
+    with pytest.raises(HostStructureError, match=r"Si2 is not the framework.*C6 per Li site"):
+        framework_formula_units(bulk("Si", "diamond", a=5.43), host, "Si")
+
+
+def test_gallery_spacing_follows_the_strain_normal_to_the_layers():
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.structures import enumerate_orderings, gallery_spacing_A, layer_count
+
+    host = lic6_host()
+    assert layer_count(host.primitive, ["C"]) == 1
+    assert layer_count(graphite_ab(), ["C"]) == 2  # AB: two layers per cell
+    d0 = host.primitive.cell[2, 2]
+    for ref in enumerate_orderings(host, 3):  # supercells with c mixed into a and b, too
+        for eps, expected in (
+            (np.diag([1.0, 1.0, 1.05]), 1.05 * d0),  # ε_zz: the spacing scales
+            (np.diag([1.02, 0.98, 1.0]), d0),  # in-plane strain leaves it
+            (np.array([[1.0, 0, 0.1], [0, 1, 0], [0, 0, 1]]), d0),  # shear x += 0.1 z: too
+        ):
+            deformed = ref.copy()
+            deformed.set_cell(np.asarray(ref.cell) @ eps.T, scale_atoms=True)
+            assert gallery_spacing_A(ref, deformed, d0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_hull_with_the_host_phase_at_x0():
+    from ionscale.thermo.hull import hull_with_host
+
+    stacking = 0.12  # empty lattice cell (AA C6) above the host (AB graphite), eV/site
+    x = np.array([0.0, 0.25, 0.5, 1.0])
+    ef = np.array([stacking, 0.05, -0.06, -0.09])
+    hull, on, host_vertex = hull_with_host(x, ef, host=True)
+    assert host_vertex and hull.x[0] == 0 and hull.formation_energy_eV_per_site[0] == 0
+    assert not on[0]  # the empty lattice cell is not the x = 0 vertex ...
+    assert hull.e_above_hull_eV_per_site[0] == pytest.approx(stacking)  # ... it lies above it
+    assert on.tolist() == [False, False, True, True]
+    # voltages integrate to the end member's formation energy: Σ V Δx = −ΔE_f(1)
+    volts = np.array([v for _, _, v in hull.two_phase_regions()])
+    assert np.sum(volts * np.diff(hull.x)) == pytest.approx(-ef[-1])
+    # without a host structure x = 0 is the empty lattice cell (the old reference)
+    hull0, on0, host0 = hull_with_host(x, ef - stacking, host=False)
+    assert not host0 and on0[0] and hull0.formation_energy_eV_per_site[0] == 0
+
+
+def _lattice_phase(x, f0, temperature_K=T):
+    """A synthetic lattice phase: f(0) = f0 above the host, ideal entropy, a linear drop and
+    some curvature (f, μ, f'')."""
+    kT = BOLTZMANN_eV_K * temperature_K
+    x = np.asarray(x, dtype=float)
+    f = f0 - 0.3 * x + 0.1 * x**2 + kT * (x * np.log(x) + (1 - x) * np.log(1 - x))
+    mu = -0.3 + 0.2 * x + kT * np.log(x / (1 - x))
+    d2f = 0.2 + kT / (x * (1 - x))
+    return f, mu, d2f
+
+
+def test_envelope_with_a_host_phase_is_the_common_tangent_from_the_host():
+    from ionscale.thermo.analysis import envelope_with_host_phase, regions_beside_host
+
+    f0 = 0.1  # the lattice's empty cell 0.1 eV/site above the host phase (0, 0)
+    x = np.linspace(0.01, 0.99, 981)
+
+    def f_fn(v):
+        return _lattice_phase(v, f0)[0]
+
+    f_l, mu_l, d2_l = _lattice_phase(x, f0)
+    f, mu, d2f, co = envelope_with_host_phase(x, f_l, mu_l, d2_l, f0, 0.0, f_fn=f_fn)
+    assert co is not None and 0 < co.x_tangent < 1
+    xt, s = co.x_tangent, co.mu_eV
+    # the tangent: the chord from the host point meets f_lattice where f_lattice' equals it
+    assert s == pytest.approx((f_fn(np.array([xt]))[0]) / xt, abs=1e-12)
+    assert s == pytest.approx(_lattice_phase(xt, f0)[1], abs=1e-6)
+    inside = x < xt
+    assert inside.sum() > 10
+    # a straight segment from (0, 0): f = μ_t x, an OCV plateau at −μ_t, no curvature
+    np.testing.assert_allclose(f[inside], s * x[inside], atol=1e-15)
+    np.testing.assert_allclose(mu[inside], s)
+    assert np.all(d2f[inside] == 0)
+    # beyond the tangent point the lattice phase itself; everywhere at or below it
+    np.testing.assert_array_equal(f[~inside], f_l[~inside])
+    assert np.all(f <= f_l + 1e-12)
+    # the segment is a supporting line of f_lattice (the envelope is convex across x_t)
+    assert np.all(f_l - s * x >= -1e-9)
+    # energy identity: μ integrates to f (∫ μ dx between grid ends = Δf), continuous at x_t
+    integral = np.trapezoid(mu, x)
+    assert integral == pytest.approx(f[-1] - f[0], abs=2e-4)
+    # lever rule: at x < x_t a fraction x/x_t of the sites is lattice phase at x_t; its energy
+    xm = 0.5 * xt
+    assert np.interp(xm, x, f) == pytest.approx((xm / xt) * f_fn(np.array([xt]))[0], abs=1e-9)
+    # the host–lattice region comes first among the two-phase regions; regions under it go
+    regions = regions_beside_host([(0.02, 0.5 * xt, -0.2), (0.6, 0.8, -0.1)], co)
+    assert regions == [(0.0, xt, s), (0.6, 0.8, -0.1)]
+
+
+def test_envelope_without_a_stable_host_phase_is_the_lattice_phase():
+    from ionscale.thermo.analysis import envelope_with_host_phase
+
+    x = np.linspace(0.01, 0.99, 99)
+    for f0 in (0.0, -0.05):  # host at or above the lattice's empty cell: not on the envelope
+        f_l, mu_l, d2_l = _lattice_phase(x, f0)
+        f, mu, _, co = envelope_with_host_phase(x, f_l, mu_l, d2_l, f0)
+        assert co is None
+        np.testing.assert_array_equal(f, f_l)
+        np.testing.assert_array_equal(mu, mu_l)
+
+
+def test_learned_free_energy_with_a_host_phase():
+    """The network learns the lattice phase from μ data; with f_lattice(0) > 0 the tables are
+    its envelope with the host phase: straight from (0, 0), μ flat, then the network + f0."""
+    f0 = 0.1
+    x = np.linspace(0.05, 0.95, 19)
+    _, mu, _ = _lattice_phase(x, f0)
+    r = _mc_result(x, mu, 0.002, ensemble="vcsgc")
+    f_end = float(_lattice_phase(np.array([1 - 1e-12]), 0.0)[0][0])  # f(1) − f(0)
+    grid = np.linspace(0.02, 0.98, 97)
+    settings = NetworkSettings(width=8, form="ideal", adam_steps=300, lbfgs_steps=20, n_bootstrap=0)
+    res = learn_free_energy([r], [T], f_end, grid, settings, f_lattice_at_0=f0)
+    co = res.host[0]
+    assert co is not None and grid[0] < co.x_tangent < 0.9
+    f, m = res.f[0], res.mu[0]
+    inside = grid < co.x_tangent
+    np.testing.assert_allclose(f[inside], co.mu_eV * grid[inside], atol=1e-12)
+    np.testing.assert_allclose(m[inside], co.mu_eV)
+    # outside, the lattice network shifted by f0: f(1) − f(0) of the network is the anchor
+    model = res.fits[0].model
+    np.testing.assert_allclose(f[~inside], model.value(grid[~inside]) + f0, atol=1e-12)
+    assert res.two_phase[0][0] == (0.0, co.x_tangent, co.mu_eV)
+    # the tangent is where the network's μ equals the chord from the host point
+    assert model.evaluate(np.array([co.x_tangent]))[1][0] == pytest.approx(co.mu_eV, abs=1e-5)
+
+
+def test_chemical_strain_with_the_host_volume_at_x0():
+    from ionscale.thermo.host import chemical_strain, chemical_strain_points
+    from ionscale.units import A3_TO_M3, AVOGADRO_per_mol
+
+    v_host, dv = 52.93, 6.55  # Å³ per C6: AB graphite, and the rise to LiC6
+    x = np.array([0.0, 0.25, 1 / 3, 0.5, 2 / 3, 1.0])
+    v = v_host + dv * x
+    v[0] = 56.0  # the empty lattice cell (AA) is not the x = 0 phase: left out of the fit
+    ok = np.array([True, True, True, True, False, True])
+    v[4] = 1e3  # failed: left out
+    fx, fv = chemical_strain_points(x, v, ok, v_host)
+    assert fx.tolist() == [0.0, 0.25, 1 / 3, 0.5, 1.0] and fv[0] == v_host
+    strain = chemical_strain(fx, fv)
+    assert strain.v0_A3 == pytest.approx(v_host) and strain.dv_dx_A3 == pytest.approx(dv)
+    # Ω = N_A dv/dx in m³ per mol Li: ≈ 3.9e-6 for graphite → LiC6 (about +12 % volume)
+    assert strain.partial_molar_volume_m3_mol == pytest.approx(dv * A3_TO_M3 * AVOGADRO_per_mol)
+    assert 3e-6 < strain.partial_molar_volume_m3_mol < 5e-6
+    # without a host structure every relaxed ordering counts, the empty lattice cell too
+    fx0, _ = chemical_strain_points(x, v, ok, None)
+    assert fx0.tolist() == [0.0, 0.25, 1 / 3, 0.5, 1.0]
