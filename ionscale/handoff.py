@@ -452,6 +452,7 @@ def run_host_properties(
     """Rule handoff_host: ``cfg`` is the ``handoff`` config section; ``inputs`` has the thermo
     stage's ``orderings`` (orderings.h5) and ``relaxed`` (orderings_relaxed.extxyz)."""
     import ase.io
+    import h5py
 
     from ionscale.io import read_quantity
     from ionscale.thermo.host import host_properties
@@ -459,6 +460,12 @@ def run_host_properties(
     arrays = {
         k: read_quantity(inputs["orderings"], k).value for k in ("li_fraction", "n_sites", "failed")
     }
+    # written since the empty host end member became x = 0 (older files: the empty lattice cell)
+    optional = ("reference/host/volume_A3_per_site", "gallery_spacing_A")
+    with h5py.File(inputs["orderings"], "r") as h5:
+        present = [k for k in optional if k in h5]
+    extra = {k: read_quantity(inputs["orderings"], k).value for k in present}
+    host_volume = extra.get("reference/host/volume_A3_per_site")
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     e = cfg["elastic"]
     d = host_properties(
@@ -471,5 +478,7 @@ def run_host_properties(
         e["fmax_eV_A"],
         e["max_steps"],
         float(e["li_fraction"]),
+        None if host_volume is None else float(host_volume),
+        extra.get("gallery_spacing_A"),
     )
     return write_h5(out, d, provenance, attrs={"elastic_li_fraction": float(e["li_fraction"])})
