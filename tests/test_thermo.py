@@ -563,3 +563,153 @@ def test_chemical_strain_with_the_host_volume_at_x0():
     # without a host structure every relaxed ordering counts, the empty lattice cell too
     fx0, _ = chemical_strain_points(x, v, ok, None)
     assert fx0.tolist() == [0.0, 0.25, 1 / 3, 0.5, 1.0]
+
+
+@pytest.mark.engine
+def test_c_axis_relaxation_changes_only_c(tiny_dp):
+    from ionscale.reference.structures import graphite_ab, lic6_aa
+    from ionscale.thermo.atomistic import RelaxSettings, dp_calculator, relax
+
+    calc = dp_calculator(tiny_dp[0])
+    settings = RelaxSettings(fmax_eV_A=0.01, max_steps=60, relax_cell="c")
+    for start in (lic6_aa(), graphite_ab(c=7.4)):  # AB graphite started 10 % wide
+        res = relax(start, calc, settings)
+        a0, a1 = start.cell.cellpar(), res.atoms.cell.cellpar()
+        np.testing.assert_allclose(a1[[0, 1, 3, 4, 5]], a0[[0, 1, 3, 4, 5]], atol=1e-9)
+        assert abs(a1[2] - a0[2]) > 1e-3  # c followed the stress
+        # σ_zz is what relaxed: it dropped; the in-plane cell, held, keeps its stress
+        s0, s1 = (_stress(a, calc) for a in (start, res.atoms))
+        assert abs(s1[2]) < abs(s0[2])
+
+
+def _stress(atoms, calc):
+    a = atoms.copy()
+    a.calc = calc
+    return a.get_stress()
+
+
+@pytest.mark.engine
+def test_orderings_refer_to_the_relaxed_host_structure(tiny_dp, tmp_path):
+    from ionscale.io import read_quantity
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.atomistic import RelaxSettings
+    from ionscale.thermo.io import read_orderings_for_dft_check
+    from ionscale.thermo.stage import compute_orderings, write_orderings
+
+    host = lic6_host()
+    relax = RelaxSettings(fmax_eV_A=0.1, max_steps=20, relax_cell="c")
+    ab = graphite_ab()
+    ab.info["source"] = "graphite-AB prototype"
+    o = compute_orderings(host, [str(m) for m in tiny_dp], 1, 0, 3.44, relax, ab)
+    ref = o.host_reference
+    assert ref is not None and ref.relax_cell == "c" and o.x0_reference == "host structure"
+    # per model: x = 0 is the AB host per C6 (4 atoms = 2/3 of a C6 unit)
+    np.testing.assert_allclose(o.host_eV_per_site, ref.energy_eV * 6 / 4, rtol=1e-12)
+    x = o.x
+    empty, full = np.flatnonzero(x == 0)[0], np.flatnonzero(x == 1)[0]
+    # the empty lattice cell lies above (or below) the host by its own energy difference
+    np.testing.assert_allclose(
+        o.formation_eV_per_site[:, empty], o.energy_eV[:, empty] - o.host_eV_per_site, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        o.formation_eV_per_site[:, full],
+        o.energy_eV[:, full] - o.host_eV_per_site - o.li_metal_eV_per_atom,
+        rtol=1e-12,
+    )
+    # c only: the in-plane cell of every ordering and of the host stays as it started
+    for lat, rel in zip(o.lattice, o.relaxed, strict=True):
+        np.testing.assert_allclose(rel.cell[:, :2], lat.cell[:, :2], atol=1e-9)
+    np.testing.assert_allclose(ref.atoms.cell[:2], ab.cell[:2], atol=1e-9)
+    # one gallery per primitive cell: its spacing is the volume over the in-plane area
+    area = np.linalg.norm(np.cross(*host.primitive.cell[:2]))
+    np.testing.assert_allclose(o.gallery_spacing_A, [r.get_volume() / area for r in o.relaxed])
+    paths = [tmp_path / p for p in ("o.h5", "lattice.extxyz", "relaxed.extxyz", "f.png")]
+    write_orderings(o, *paths, Provenance("thermo"), host)
+    assert read_quantity(paths[0], "reference/x0_reference").value == b"host structure"
+    hull_x = read_quantity(paths[0], "hull/li_fraction").value
+    hull_e = read_quantity(paths[0], "hull/formation_energy_eV_per_site").value
+    stacking = o.formation_eV_per_site[0, empty]
+    # the lower of the host (0) and the empty lattice cell (its stacking energy) is the x = 0
+    # vertex, whatever the potential says about which (the tiny test model has AA below AB)
+    assert hull_x[0] == 0 and hull_e[0] == pytest.approx(min(0.0, stacking))
+    host_on_hull = read_quantity(paths[0], "reference/host/on_hull").value
+    assert bool(host_on_hull) == (stacking >= 0)
+    e_above = read_quantity(paths[0], "e_above_hull_eV_per_site").value
+    assert e_above[empty] == pytest.approx(max(stacking, 0.0), abs=1e-12)
+    v_host = read_quantity(paths[0], "reference/host/volume_A3_per_site").value
+    assert v_host == pytest.approx(ref.atoms.get_volume() * 6 / 4)
+    # the DFT check still compares formation energies against each method's empty lattice cell
+    arrays, _ = read_orderings_for_dft_check(paths[0])
+    np.testing.assert_allclose(
+        arrays["formation_energy_eV_per_site"], o.formation_eV_per_site[0] - stacking, atol=1e-12
+    )
+
+
+def test_orderings_file_with_a_host_reference_round_trips(tmp_path):
+    """orderings.h5 written from synthetic energies: the reference is recorded, the free-energy
+    stage finds the lattice's f(0) vs the host, readers of older layouts keep working."""
+    import h5py
+
+    from ionscale.io import read_quantity
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.energies import host_and_formation_energies
+    from ionscale.thermo.free_energy import lattice_f0_vs_host
+    from ionscale.thermo.io import (
+        orderings_for_free_energy,
+        read_orderings_for_dft_check,
+        write_orderings,
+    )
+    from ionscale.thermo.results import HostReference, Orderings
+    from ionscale.thermo.structures import enumerate_orderings, strip_vacancies
+
+    host = lic6_host()
+    lattice = enumerate_orderings(host, 2)
+    relaxed = [strip_vacancies(a) for a in lattice]
+    x = np.array([a.info["li_fraction"] for a in lattice])
+    n = np.array([a.info["n_sites"] for a in lattice])
+    e_c6, stacking, mu = -55.0, 0.12, -1.9  # eV per C6 (AB), AA above AB, bcc Li per atom
+    energies = np.array([n * (e_c6 + stacking) + x * n * (mu - 0.3) - 0.05 * x * (1 - x) * n])
+    energies = np.vstack([energies, energies + 0.01])  # two models
+    ab = graphite_ab()
+    ref = HostReference(ab, "AB", 4 / 6, np.array([e_c6, e_c6]) * 4 / 6, "c", True, 3, 3.354)
+    host_e, ef, lattice_e = host_and_formation_energies(
+        host, lattice, energies, [""] * len(x), np.array([mu, mu]), ref
+    )
+    np.testing.assert_allclose(host_e, e_c6)
+    np.testing.assert_allclose(ef[0, x == 0], stacking)  # the empty lattice cell (AA) vs AB
+    np.testing.assert_allclose(ef[0, x == 1], stacking - 0.3)
+    o = Orderings(
+        lattice, relaxed, energies, ef, host_e, np.array([mu, mu]), 3.44,
+        np.ones(len(x), bool), np.zeros(len(x), int), [""] * len(x),
+        np.full(len(x), 3.706), lattice_e, ref,
+    )  # fmt: skip
+    h5 = tmp_path / "orderings.h5"
+    write_orderings(
+        o, h5, tmp_path / "l.extxyz", tmp_path / "r.extxyz", None, Provenance("thermo"), host
+    )
+    assert read_quantity(h5, "reference/x0_reference").value == b"host structure"
+    assert read_quantity(h5, "reference/host/on_hull").value == 1
+    np.testing.assert_allclose(  # per model
+        read_quantity(h5, "reference/empty_lattice_formation_energy_eV_per_site").value,
+        ef[:, x == 0][:, 0],
+    )
+    assert read_quantity(h5, "reference/host/volume_A3_per_site").value == pytest.approx(
+        ab.get_volume() * 6 / 4
+    )
+    # the free-energy stage: the lattice phase's f(0) vs the host is the CE's empty lattice cell
+    ce = {"end_members_eV_per_site": {"x0": 0.118, "x1": -0.2}}
+    assert lattice_f0_vs_host(h5, ce) == 0.118
+    assert "reference/x0_reference" in orderings_for_free_energy(h5)
+    # the DFT check compares against each method's empty lattice cell: the stacking comes off
+    arrays, _ = read_orderings_for_dft_check(h5)
+    np.testing.assert_allclose(arrays["formation_energy_eV_per_site"], ef[0] - stacking, atol=1e-12)
+    # an orderings.h5 from before the host reference: x = 0 is the empty lattice cell
+    with h5py.File(h5, "a") as f:
+        del f["reference/x0_reference"]
+        del f["reference/empty_lattice_formation_energy_eV_per_site"]
+    assert lattice_f0_vs_host(h5, ce) is None
+    np.testing.assert_allclose(
+        read_orderings_for_dft_check(h5)[0]["formation_energy_eV_per_site"], ef[0], atol=1e-12
+    )
