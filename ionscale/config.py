@@ -216,7 +216,7 @@ KEYS_HEADING = "## Keys"
 def _type_text(sub: Mapping[str, Any]) -> str:
     """A key's type and range in words (``integer 1–10000``, ``number in (0, 1]``, enums)."""
     if "enum" in sub:
-        return " \\| ".join(f"`{v}`" if v != "" else '`""`' for v in sub["enum"])
+        return " \\| ".join(_enum_text(v) for v in sub["enum"])
     kind = sub.get("type", "any")
     if isinstance(kind, list):
         return " or ".join(kind)
@@ -243,6 +243,13 @@ def _type_text(sub: Mapping[str, Any]) -> str:
     if xlo is not None:
         return f"{kind} > {xlo}"
     return f"{kind} ≤ {hi}" if hi is not None else f"{kind} < {xhi}"
+
+
+def _enum_text(value: Any) -> str:
+    """One allowed value as the YAML config spells it (``false``, ``""``, ``c``)."""
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`" if value != "" else '`""`'
 
 
 def _default_text(value: Any) -> str:

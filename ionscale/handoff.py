@@ -9,7 +9,10 @@ Conventions
 - ``x`` is the Li site fraction of the host's Li sublattice, 0 ≤ x ≤ 1 (Li_xC6: x Li per C6).
 - ``f(x, T)`` is the free energy of formation per host Li site (eV/site), referenced to the empty
   host and bcc Li metal (so f(0) = 0); only its differences and derivatives enter the
-  continuum models.
+  continuum models. The empty host is the ``reference.host`` end member when the thermo stage
+  has one (graphite: AB graphite per C6), and f is then the equilibrium envelope of that phase
+  and the Li lattice phase (a straight segment and an OCV plateau where they coexist,
+  ``thermo/analysis/T{T}K/host_coexistence_*``).
 - ``μ(x, T) = ∂f/∂x`` (eV per Li) is the Li chemical potential relative to Li metal, so the
   open-circuit voltage is OCV = −μ/e (V vs Li/Li⁺).
 - Transport: D(T) = D0·exp(−Ea/(k_B T)) from the diffusion stage's Arrhenius fit; the tracer
@@ -45,7 +48,9 @@ beside them (same units).
 Assembled by the workflow (:func:`assemble_parameters`, rules in workflow/rules/handoff.smk) from
 thermo/free_energy.h5, diffusion/arrhenius.h5 and handoff/host.h5, with extras the reader does
 not need but a scientist may: ``thermo/network/T{T}K/`` (the integrable networks' weights and
-architecture: :func:`ionscale.thermo.stage.read_network` rebuilds f(x) exactly),
+architecture: :func:`ionscale.thermo.stage.read_network` rebuilds the lattice phase's f(x)
+exactly; with a host phase the tables are its envelope with ``thermo/fit/lattice_f0_eV_per_site``
+added),
 ``thermo/{fit,analysis,data,hull,reference}/`` (fit errors, spinodal and two-phase regions, the
 Monte Carlo μ data, the T = 0 hull), ``host/details/`` (chemical-strain fit, elastic tensor,
 VRH moduli, stress–strain data) and ``transport/arrhenius/`` (the whole Arrhenius result). The
@@ -452,6 +457,7 @@ def run_host_properties(
     """Rule handoff_host: ``cfg`` is the ``handoff`` config section; ``inputs`` has the thermo
     stage's ``orderings`` (orderings.h5) and ``relaxed`` (orderings_relaxed.extxyz)."""
     import ase.io
+    import h5py
 
     from ionscale.io import read_quantity
     from ionscale.thermo.host import host_properties
@@ -459,6 +465,12 @@ def run_host_properties(
     arrays = {
         k: read_quantity(inputs["orderings"], k).value for k in ("li_fraction", "n_sites", "failed")
     }
+    # written since the empty host end member became x = 0 (older files: the empty lattice cell)
+    optional = ("reference/host/volume_A3_per_site", "gallery_spacing_A")
+    with h5py.File(inputs["orderings"], "r") as h5:
+        present = [k for k in optional if k in h5]
+    extra = {k: read_quantity(inputs["orderings"], k).value for k in present}
+    host_volume = extra.get("reference/host/volume_A3_per_site")
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     e = cfg["elastic"]
     d = host_properties(
@@ -471,5 +483,7 @@ def run_host_properties(
         e["fmax_eV_A"],
         e["max_steps"],
         float(e["li_fraction"]),
+        None if host_volume is None else float(host_volume),
+        extra.get("gallery_spacing_A"),
     )
     return write_h5(out, d, provenance, attrs={"elastic_li_fraction": float(e["li_fraction"])})

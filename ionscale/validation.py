@@ -165,6 +165,39 @@ def _thermo(cfg: Mapping[str, Any], root: Path) -> None:
     check_settings(cfg["thermo"])
 
 
+def _thermo_structures(cfg: Mapping[str, Any], root: Path) -> None:
+    """The x = 0 reference (``reference.host``) is the lithiated host's framework without the
+    mobile species, and ``thermo.relax.relax_cell: "c"`` has layers in the xy plane to strain
+    along z. Structures that do not load are the reference check's to report."""
+    from ionscale.thermo.atomistic import check_layers_in_xy
+    from ionscale.thermo.settings import host_from_config, host_reference_from_config
+    from ionscale.thermo.structures import framework_formula_units
+
+    try:
+        host = host_from_config(cfg["reference"])
+        empty = host_reference_from_config(cfg["reference"])
+    except ValueError:
+        return
+    mode = cfg["thermo"]["relax"]["relax_cell"]
+    checks = []
+    if mode == "c":
+        name = f"reference.structure ({host.source})"
+        checks.append(lambda: check_layers_in_xy(host.primitive, name))
+    if empty is not None:
+        name_empty = f"reference.host ({empty.info['source']})"
+        checks.append(lambda: framework_formula_units(empty, host, name_empty))
+        if mode is not True:  # the empty host relaxes at least along c
+            checks.append(lambda: check_layers_in_xy(empty, name_empty))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
 def _phasefield(cfg: Mapping[str, Any], root: Path) -> None:
     from ionscale.phasefield.cahn_hilliard import CahnHilliardCase, SolverSettings, cases_by_name
 
@@ -245,6 +278,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("diffusion", _diffusion),
     ("diffusion", _diffusion_temperatures),
     ("thermo", _thermo),
+    ("thermo", _thermo_structures),
     ("phasefield", _phasefield),
     ("phasefield", partial(_case_temperatures, stage="phasefield")),
     ("fem", _fem),

@@ -372,3 +372,344 @@ def test_orderings_with_deepmd_bookkeeping(tiny_dp, tmp_path):
     e_above = read_quantity(paths[0], "e_above_hull_eV_per_site").value
     assert np.all(e_above[np.isfinite(e_above)] >= 0)
     assert read_quantity(paths[0], "on_hull").value[[empty, full]].tolist() == [1, 1]
+
+
+# -- the empty host end member as x = 0, cell relaxation along c, the host-phase envelope -------
+def test_relax_cell_modes_and_their_masks():
+    from ionscale.thermo.atomistic import RelaxSettings, cell_mask, more_relaxed_mode
+
+    assert cell_mask(False) is None
+    assert cell_mask(True) == (1, 1, 1, 1, 1, 1)
+    assert cell_mask("c") == (0, 0, 1, 0, 0, 0)  # Voigt xx, yy, zz, yz, xz, xy: only ε_zz
+    assert RelaxSettings(relax_cell="c").relax_cell == "c"
+    for bad in ("ab", "true", 1, 0, None):
+        with pytest.raises(ValueError, match=r"thermo\.relax\.relax_cell"):
+            RelaxSettings(relax_cell=bad)
+    # the empty host relaxes at least along c, fully when the orderings do
+    assert more_relaxed_mode(False, "c") == "c"
+    assert more_relaxed_mode("c", "c") == "c"
+    assert more_relaxed_mode(True, "c") is True
+
+
+def test_c_mode_needs_layers_in_the_xy_plane():
+    from ase.build import bulk
+
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.atomistic import check_layers_in_xy
+
+    check_layers_in_xy(graphite_ab(), "graphite")
+    with pytest.raises(ValueError, match="layers lie in the xy plane"):
+        check_layers_in_xy(bulk("C", "diamond", a=3.57), "diamond")  # fcc primitive vectors
+
+
+def test_framework_formula_units_of_the_empty_host():
+    from ase.build import bulk
+
+    from ionscale.reference.structures import graphite_ab, lic6_aa
+    from ionscale.thermo.structures import framework_formula_units
+
+    host = lic6_host()
+    assert framework_formula_units(graphite_ab(), host, "AB") == pytest.approx(4 / 6)
+    assert framework_formula_units(graphite_ab().repeat((2, 1, 1)), host, "AB") == pytest.approx(
+        8 / 6
+    )
+    with pytest.raises(HostStructureError, match="must hold no Li"):
+        framework_formula_units(lic6_aa(), host, "LiC6")
+    with pytest.raises(HostStructureError, match=r"Si2 is not the framework.*C6 per Li site"):
+        framework_formula_units(bulk("Si", "diamond", a=5.43), host, "Si")
+
+
+def test_gallery_spacing_follows_the_strain_normal_to_the_layers():
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.structures import enumerate_orderings, gallery_spacing_A, layer_count
+
+    host = lic6_host()
+    assert layer_count(host.primitive, ["C"]) == 1
+    assert layer_count(graphite_ab(), ["C"]) == 2  # AB: two layers per cell
+    d0 = host.primitive.cell[2, 2]
+    for ref in enumerate_orderings(host, 3):  # supercells with c mixed into a and b, too
+        for eps, expected in (
+            (np.diag([1.0, 1.0, 1.05]), 1.05 * d0),  # ε_zz: the spacing scales
+            (np.diag([1.02, 0.98, 1.0]), d0),  # in-plane strain leaves it
+            (np.array([[1.0, 0, 0.1], [0, 1, 0], [0, 0, 1]]), d0),  # shear x += 0.1 z: too
+        ):
+            deformed = ref.copy()
+            deformed.set_cell(np.asarray(ref.cell) @ eps.T, scale_atoms=True)
+            assert gallery_spacing_A(ref, deformed, d0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_hull_with_the_host_phase_at_x0():
+    from ionscale.thermo.hull import hull_with_host
+
+    stacking = 0.12  # empty lattice cell (AA C6) above the host (AB graphite), eV/site
+    x = np.array([0.0, 0.25, 0.5, 1.0])
+    ef = np.array([stacking, 0.05, -0.06, -0.09])
+    hull, on, host_vertex = hull_with_host(x, ef, host=True)
+    assert host_vertex and hull.x[0] == 0 and hull.formation_energy_eV_per_site[0] == 0
+    assert not on[0]  # the empty lattice cell is not the x = 0 vertex ...
+    assert hull.e_above_hull_eV_per_site[0] == pytest.approx(stacking)  # ... it lies above it
+    assert on.tolist() == [False, False, True, True]
+    # voltages integrate to the end member's formation energy: Σ V Δx = −ΔE_f(1)
+    volts = np.array([v for _, _, v in hull.two_phase_regions()])
+    assert np.sum(volts * np.diff(hull.x)) == pytest.approx(-ef[-1])
+    # without a host structure x = 0 is the empty lattice cell (the old reference)
+    hull0, on0, host0 = hull_with_host(x, ef - stacking, host=False)
+    assert not host0 and on0[0] and hull0.formation_energy_eV_per_site[0] == 0
+
+
+def _lattice_phase(x, f0, temperature_K=T):
+    """A synthetic lattice phase: f(0) = f0 above the host, ideal entropy, a linear drop and
+    some curvature (f, μ, f'')."""
+    kT = BOLTZMANN_eV_K * temperature_K
+    x = np.asarray(x, dtype=float)
+    f = f0 - 0.3 * x + 0.1 * x**2 + kT * (x * np.log(x) + (1 - x) * np.log(1 - x))
+    mu = -0.3 + 0.2 * x + kT * np.log(x / (1 - x))
+    d2f = 0.2 + kT / (x * (1 - x))
+    return f, mu, d2f
+
+
+def test_envelope_with_a_host_phase_is_the_common_tangent_from_the_host():
+    from ionscale.thermo.analysis import envelope_with_host_phase, regions_beside_host
+
+    f0 = 0.1  # the lattice's empty cell 0.1 eV/site above the host phase (0, 0)
+    x = np.linspace(0.01, 0.99, 981)
+
+    def f_fn(v):
+        return _lattice_phase(v, f0)[0]
+
+    f_l, mu_l, d2_l = _lattice_phase(x, f0)
+    f, mu, d2f, co = envelope_with_host_phase(x, f_l, mu_l, d2_l, f0, 0.0, f_fn=f_fn)
+    assert co is not None and 0 < co.x_tangent < 1
+    xt, s = co.x_tangent, co.mu_eV
+    # the tangent: the chord from the host point meets f_lattice where f_lattice' equals it
+    assert s == pytest.approx((f_fn(np.array([xt]))[0]) / xt, abs=1e-12)
+    assert s == pytest.approx(_lattice_phase(xt, f0)[1], abs=1e-6)
+    inside = x < xt
+    assert inside.sum() > 10
+    # a straight segment from (0, 0): f = μ_t x, an OCV plateau at −μ_t, no curvature
+    np.testing.assert_allclose(f[inside], s * x[inside], atol=1e-15)
+    np.testing.assert_allclose(mu[inside], s)
+    assert np.all(d2f[inside] == 0)
+    # beyond the tangent point the lattice phase itself; everywhere at or below it
+    np.testing.assert_array_equal(f[~inside], f_l[~inside])
+    assert np.all(f <= f_l + 1e-12)
+    # the segment is a supporting line of f_lattice (the envelope is convex across x_t)
+    assert np.all(f_l - s * x >= -1e-9)
+    # energy identity: μ integrates to f (∫ μ dx between grid ends = Δf), continuous at x_t
+    integral = np.trapezoid(mu, x)
+    assert integral == pytest.approx(f[-1] - f[0], abs=2e-4)
+    # lever rule: at x < x_t a fraction x/x_t of the sites is lattice phase at x_t; its energy
+    xm = 0.5 * xt
+    assert np.interp(xm, x, f) == pytest.approx((xm / xt) * f_fn(np.array([xt]))[0], abs=1e-9)
+    # the host–lattice region comes first among the two-phase regions; regions under it go
+    regions = regions_beside_host([(0.02, 0.5 * xt, -0.2), (0.6, 0.8, -0.1)], co)
+    assert regions == [(0.0, xt, s), (0.6, 0.8, -0.1)]
+
+
+def test_envelope_without_a_stable_host_phase_is_the_lattice_phase():
+    from ionscale.thermo.analysis import envelope_with_host_phase
+
+    x = np.linspace(0.01, 0.99, 99)
+    for f0 in (0.0, -0.05):  # host at or above the lattice's empty cell: not on the envelope
+        f_l, mu_l, d2_l = _lattice_phase(x, f0)
+        f, mu, _, co = envelope_with_host_phase(x, f_l, mu_l, d2_l, f0)
+        assert co is None
+        np.testing.assert_array_equal(f, f_l)
+        np.testing.assert_array_equal(mu, mu_l)
+
+
+def test_learned_free_energy_with_a_host_phase():
+    """The network learns the lattice phase from μ data; with f_lattice(0) > 0 the tables are
+    its envelope with the host phase: straight from (0, 0), μ flat, then the network + f0."""
+    f0 = 0.1
+    x = np.linspace(0.05, 0.95, 19)
+    _, mu, _ = _lattice_phase(x, f0)
+    r = _mc_result(x, mu, 0.002, ensemble="vcsgc")
+    f_end = float(_lattice_phase(np.array([1 - 1e-12]), 0.0)[0][0])  # f(1) − f(0)
+    grid = np.linspace(0.02, 0.98, 97)
+    settings = NetworkSettings(width=8, form="ideal", adam_steps=300, lbfgs_steps=20, n_bootstrap=0)
+    res = learn_free_energy([r], [T], f_end, grid, settings, f_lattice_at_0=f0)
+    co = res.host[0]
+    assert co is not None and grid[0] < co.x_tangent < 0.9
+    f, m = res.f[0], res.mu[0]
+    inside = grid < co.x_tangent
+    np.testing.assert_allclose(f[inside], co.mu_eV * grid[inside], atol=1e-12)
+    np.testing.assert_allclose(m[inside], co.mu_eV)
+    # outside, the lattice network shifted by f0: f(1) − f(0) of the network is the anchor
+    model = res.fits[0].model
+    np.testing.assert_allclose(f[~inside], model.value(grid[~inside]) + f0, atol=1e-12)
+    assert res.two_phase[0][0] == (0.0, co.x_tangent, co.mu_eV)
+    # the tangent is where the network's μ equals the chord from the host point
+    assert model.evaluate(np.array([co.x_tangent]))[1][0] == pytest.approx(co.mu_eV, abs=1e-5)
+
+
+def test_chemical_strain_with_the_host_volume_at_x0():
+    from ionscale.thermo.host import chemical_strain, chemical_strain_points
+    from ionscale.units import A3_TO_M3, AVOGADRO_per_mol
+
+    v_host, dv = 52.93, 6.55  # Å³ per C6: AB graphite, and the rise to LiC6
+    x = np.array([0.0, 0.25, 1 / 3, 0.5, 2 / 3, 1.0])
+    v = v_host + dv * x
+    v[0] = 56.0  # the empty lattice cell (AA) is not the x = 0 phase: left out of the fit
+    ok = np.array([True, True, True, True, False, True])
+    v[4] = 1e3  # failed: left out
+    fx, fv = chemical_strain_points(x, v, ok, v_host)
+    assert fx.tolist() == [0.0, 0.25, 1 / 3, 0.5, 1.0] and fv[0] == v_host
+    strain = chemical_strain(fx, fv)
+    assert strain.v0_A3 == pytest.approx(v_host) and strain.dv_dx_A3 == pytest.approx(dv)
+    # Ω = N_A dv/dx in m³ per mol Li: ≈ 3.9e-6 for graphite → LiC6 (about +12 % volume)
+    assert strain.partial_molar_volume_m3_mol == pytest.approx(dv * A3_TO_M3 * AVOGADRO_per_mol)
+    assert 3e-6 < strain.partial_molar_volume_m3_mol < 5e-6
+    # without a host structure every relaxed ordering counts, the empty lattice cell too
+    fx0, _ = chemical_strain_points(x, v, ok, None)
+    assert fx0.tolist() == [0.0, 0.25, 1 / 3, 0.5, 1.0]
+
+
+@pytest.mark.engine
+def test_c_axis_relaxation_changes_only_c(tiny_dp):
+    from ionscale.reference.structures import graphite_ab, lic6_aa
+    from ionscale.thermo.atomistic import RelaxSettings, dp_calculator, relax
+
+    calc = dp_calculator(tiny_dp[0])
+    settings = RelaxSettings(fmax_eV_A=0.01, max_steps=60, relax_cell="c")
+    for start in (lic6_aa(), graphite_ab(c=7.4)):  # AB graphite started 10 % wide
+        res = relax(start, calc, settings)
+        a0, a1 = start.cell.cellpar(), res.atoms.cell.cellpar()
+        np.testing.assert_allclose(a1[[0, 1, 3, 4, 5]], a0[[0, 1, 3, 4, 5]], atol=1e-9)
+        assert abs(a1[2] - a0[2]) > 1e-3  # c followed the stress
+        # σ_zz is what relaxed: it dropped; the in-plane cell, held, keeps its stress
+        s0, s1 = (_stress(a, calc) for a in (start, res.atoms))
+        assert abs(s1[2]) < abs(s0[2])
+
+
+def _stress(atoms, calc):
+    a = atoms.copy()
+    a.calc = calc
+    return a.get_stress()
+
+
+@pytest.mark.engine
+def test_orderings_refer_to_the_relaxed_host_structure(tiny_dp, tmp_path):
+    from ionscale.io import read_quantity
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.atomistic import RelaxSettings
+    from ionscale.thermo.io import read_orderings_for_dft_check
+    from ionscale.thermo.stage import compute_orderings, write_orderings
+
+    host = lic6_host()
+    relax = RelaxSettings(fmax_eV_A=0.1, max_steps=20, relax_cell="c")
+    ab = graphite_ab()
+    ab.info["source"] = "graphite-AB prototype"
+    o = compute_orderings(host, [str(m) for m in tiny_dp], 1, 0, 3.44, relax, ab)
+    ref = o.host_reference
+    assert ref is not None and ref.relax_cell == "c" and o.x0_reference == "host structure"
+    # per model: x = 0 is the AB host per C6 (4 atoms = 2/3 of a C6 unit)
+    np.testing.assert_allclose(o.host_eV_per_site, ref.energy_eV * 6 / 4, rtol=1e-12)
+    x = o.x
+    empty, full = np.flatnonzero(x == 0)[0], np.flatnonzero(x == 1)[0]
+    # the empty lattice cell lies above (or below) the host by its own energy difference
+    np.testing.assert_allclose(
+        o.formation_eV_per_site[:, empty], o.energy_eV[:, empty] - o.host_eV_per_site, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        o.formation_eV_per_site[:, full],
+        o.energy_eV[:, full] - o.host_eV_per_site - o.li_metal_eV_per_atom,
+        rtol=1e-12,
+    )
+    # c only: the in-plane cell of every ordering and of the host stays as it started
+    for lat, rel in zip(o.lattice, o.relaxed, strict=True):
+        np.testing.assert_allclose(rel.cell[:, :2], lat.cell[:, :2], atol=1e-9)
+    np.testing.assert_allclose(ref.atoms.cell[:2], ab.cell[:2], atol=1e-9)
+    # one gallery per primitive cell: its spacing is the volume over the in-plane area
+    area = np.linalg.norm(np.cross(*host.primitive.cell[:2]))
+    np.testing.assert_allclose(o.gallery_spacing_A, [r.get_volume() / area for r in o.relaxed])
+    paths = [tmp_path / p for p in ("o.h5", "lattice.extxyz", "relaxed.extxyz", "f.png")]
+    write_orderings(o, *paths, Provenance("thermo"), host)
+    assert read_quantity(paths[0], "reference/x0_reference").value == b"host structure"
+    hull_x = read_quantity(paths[0], "hull/li_fraction").value
+    hull_e = read_quantity(paths[0], "hull/formation_energy_eV_per_site").value
+    stacking = o.formation_eV_per_site[0, empty]
+    # the lower of the host (0) and the empty lattice cell (its stacking energy) is the x = 0
+    # vertex, whatever the potential says about which (the tiny test model has AA below AB)
+    assert hull_x[0] == 0 and hull_e[0] == pytest.approx(min(0.0, stacking))
+    host_on_hull = read_quantity(paths[0], "reference/host/on_hull").value
+    assert bool(host_on_hull) == (stacking >= 0)
+    e_above = read_quantity(paths[0], "e_above_hull_eV_per_site").value
+    assert e_above[empty] == pytest.approx(max(stacking, 0.0), abs=1e-12)
+    v_host = read_quantity(paths[0], "reference/host/volume_A3_per_site").value
+    assert v_host == pytest.approx(ref.atoms.get_volume() * 6 / 4)
+    # the DFT check still compares formation energies against each method's empty lattice cell
+    arrays, _ = read_orderings_for_dft_check(paths[0])
+    np.testing.assert_allclose(
+        arrays["formation_energy_eV_per_site"], o.formation_eV_per_site[0] - stacking, atol=1e-12
+    )
+
+
+def test_orderings_file_with_a_host_reference_round_trips(tmp_path):
+    """orderings.h5 written from synthetic energies: the reference is recorded, the free-energy
+    stage finds the lattice's f(0) vs the host, readers of older layouts keep working."""
+    import h5py
+
+    from ionscale.io import read_quantity
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.energies import host_and_formation_energies
+    from ionscale.thermo.free_energy import lattice_f0_vs_host
+    from ionscale.thermo.io import (
+        orderings_for_free_energy,
+        read_orderings_for_dft_check,
+        write_orderings,
+    )
+    from ionscale.thermo.results import HostReference, Orderings
+    from ionscale.thermo.structures import enumerate_orderings, strip_vacancies
+
+    host = lic6_host()
+    lattice = enumerate_orderings(host, 2)
+    relaxed = [strip_vacancies(a) for a in lattice]
+    x = np.array([a.info["li_fraction"] for a in lattice])
+    n = np.array([a.info["n_sites"] for a in lattice])
+    e_c6, stacking, mu = -55.0, 0.12, -1.9  # eV per C6 (AB), AA above AB, bcc Li per atom
+    energies = np.array([n * (e_c6 + stacking) + x * n * (mu - 0.3) - 0.05 * x * (1 - x) * n])
+    energies = np.vstack([energies, energies + 0.01])  # two models
+    ab = graphite_ab()
+    ref = HostReference(ab, "AB", 4 / 6, np.array([e_c6, e_c6]) * 4 / 6, "c", True, 3, 3.354)
+    host_e, ef, lattice_e = host_and_formation_energies(
+        host, lattice, energies, [""] * len(x), np.array([mu, mu]), ref
+    )
+    np.testing.assert_allclose(host_e, e_c6)
+    np.testing.assert_allclose(ef[0, x == 0], stacking)  # the empty lattice cell (AA) vs AB
+    np.testing.assert_allclose(ef[0, x == 1], stacking - 0.3)
+    o = Orderings(
+        lattice, relaxed, energies, ef, host_e, np.array([mu, mu]), 3.44,
+        np.ones(len(x), bool), np.zeros(len(x), int), [""] * len(x),
+        np.full(len(x), 3.706), lattice_e, ref,
+    )  # fmt: skip
+    h5 = tmp_path / "orderings.h5"
+    write_orderings(
+        o, h5, tmp_path / "l.extxyz", tmp_path / "r.extxyz", None, Provenance("thermo"), host
+    )
+    assert read_quantity(h5, "reference/x0_reference").value == b"host structure"
+    assert read_quantity(h5, "reference/host/on_hull").value == 1
+    np.testing.assert_allclose(  # per model
+        read_quantity(h5, "reference/empty_lattice_formation_energy_eV_per_site").value,
+        ef[:, x == 0][:, 0],
+    )
+    assert read_quantity(h5, "reference/host/volume_A3_per_site").value == pytest.approx(
+        ab.get_volume() * 6 / 4
+    )
+    # the free-energy stage: the lattice phase's f(0) vs the host is the CE's empty lattice cell
+    ce = {"end_members_eV_per_site": {"x0": 0.118, "x1": -0.2}}
+    assert lattice_f0_vs_host(h5, ce) == 0.118
+    assert "reference/x0_reference" in orderings_for_free_energy(h5)
+    # the DFT check compares against each method's empty lattice cell: the stacking comes off
+    arrays, _ = read_orderings_for_dft_check(h5)
+    np.testing.assert_allclose(arrays["formation_energy_eV_per_site"], ef[0] - stacking, atol=1e-12)
+    # an orderings.h5 from before the host reference: x = 0 is the empty lattice cell
+    with h5py.File(h5, "a") as f:
+        del f["reference/x0_reference"]
+        del f["reference/empty_lattice_formation_energy_eV_per_site"]
+    assert lattice_f0_vs_host(h5, ce) is None
+    np.testing.assert_allclose(
+        read_orderings_for_dft_check(h5)[0]["formation_energy_eV_per_site"], ef[0], atol=1e-12
+    )

@@ -77,6 +77,26 @@ def _overlapping_host_file(tmp: Path) -> str:
     return str(path)
 
 
+def _silicon_file(tmp: Path) -> str:
+    import ase.io
+    from ase.build import bulk
+
+    path = tmp / "silicon.cif"
+    ase.io.write(path, bulk("Si", "diamond", a=5.43))
+    return str(path)
+
+
+def _tilted_graphite_file(tmp: Path) -> str:
+    """AB graphite rotated about x: its layers no longer lie in the xy plane."""
+    import ase.io
+
+    atoms = ase.io.read(ROOT / "resources" / "graphite" / "graphite_AB.cif")
+    atoms.rotate(30, "x", rotate_cell=True)
+    path = tmp / "graphite_tilted.extxyz"
+    ase.io.write(path, atoms)
+    return str(path)
+
+
 def _fem_case(**changes):
     return lambda c, t: _case(c, "fem", **changes)
 
@@ -163,6 +183,11 @@ CASES = [
      "reference.li_metal"),
     ("half-occupied-li", _file("reference.structure.file", _half_li_file), "partial occupancies"),
     ("overlapping-host", _file("reference.host.file", _overlapping_host_file), "reference.host"),
+    ("relax-cell-typo", _keys(thermo__relax__relax_cell="ab"), "thermo.relax.relax_cell"),
+    ("host-not-the-framework", _file("reference.host.file", _silicon_file),
+     "is not the framework of the lithiated host"),
+    ("c-mode-layers-not-in-xy", _file("reference.host.file", _tilted_graphite_file),
+     "layers lie in the xy plane"),
 ]  # fmt: skip
 
 

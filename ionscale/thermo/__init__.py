@@ -8,7 +8,8 @@ The chain, one module each:
    1900015 (2019)).
 2. :mod:`~ionscale.thermo.atomistic`: relaxation and energies with the DeePMD potential through
    its ASE calculator; the ensemble's spread is the energies' uncertainty.
-3. :mod:`~ionscale.thermo.hull`: formation energies per site against the empty host and bcc Li
+3. :mod:`~ionscale.thermo.hull`: formation energies per site against the empty host (the
+   ``reference.host`` end member, e.g. AB graphite, else the empty lattice cell) and bcc Li
    metal, the convex hull (pymatgen) and the T = 0 voltage steps (Aydinol et al., Phys. Rev. B
    56, 1354 (1997)).
 4. :mod:`~ionscale.thermo.cluster_expansion` and :mod:`~ionscale.thermo.montecarlo`: a cluster

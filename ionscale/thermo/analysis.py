@@ -7,6 +7,8 @@
   chemical potential μ = (f(x_β) − f(x_α)) / (x_β − x_α) and the voltage is flat (a plateau).
   The envelope of the tabulated f locates each region to one grid step; the pair of equations
   μ(x_α) = μ(x_β) = (f(x_β) − f(x_α)) / (x_β − x_α) is then solved for it (scipy.optimize).
+- A separate host phase at x = 0 (graphite, AB-stacked, beside the AA-stacked Li lattice):
+  :func:`envelope_with_host_phase` bridges it and the lattice phase by their common tangent.
 - Open-circuit voltage vs Li/Li⁺: OCV = −(μ_Li − μ_Li,metal)/e; μ here is already referenced to
   bcc Li metal, so OCV (V) = −μ (eV) numerically.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -113,3 +116,99 @@ def two_phase_regions(
         fb = f_fn(np.array([xb]))[0] if f_fn is not None else np.interp(xb, x, f)
         regions.append((float(xa), float(xb), float((fb - fa) / (xb - xa))))
     return regions
+
+
+@dataclass
+class HostCoexistence:
+    """The two-phase region between the empty host phase (x = 0) and the Li lattice phase.
+
+    ``x_tangent`` is the lattice phase's composition where the common tangent from the host
+    point (0, f_host) touches f_lattice; ``mu_eV`` the tangent's slope, the chemical potential
+    of the plateau (OCV = −μ/e over 0 < x < x_tangent).
+    """
+
+    x_tangent: float
+    mu_eV: float
+    f_host_eV_per_site: float
+
+
+def envelope_with_host_phase(
+    x: np.ndarray,
+    f_lattice: np.ndarray,
+    mu_lattice: np.ndarray,
+    d2f_lattice: np.ndarray,
+    f_lattice_at_0: float,
+    f_host_eV_per_site: float = 0.0,
+    f_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, HostCoexistence | None]:
+    """The equilibrium f(x) of a lattice phase beside a separate empty host phase at x = 0.
+
+    The host (graphite: AB-stacked, a structure the Li lattice's own x = 0 cell, AA-stacked, is
+    not) is a line phase at (0, f_host). Where f_lattice(0) lies above f_host, the lower convex
+    envelope of the host point and f_lattice(x) is the straight common tangent from (0, f_host)
+    to the point x_t where it touches f_lattice, slope μ_t = (f_lattice(x_t) − f_host)/x_t =
+    f_lattice'(x_t), then f_lattice itself: for x < x_t the host and the lattice phase at x_t
+    coexist (lever rule: a fraction x/x_t of the sites is lattice phase), μ is the constant μ_t
+    (an OCV plateau at −μ_t/e) and ∂²f/∂x² = 0. The lattice phase's own non-convex stretches
+    beyond x_t are kept (its spinodal and miscibility gaps are for the continuum models and the
+    two-phase analysis to resolve), so the envelope is taken against the host point only.
+
+    Parameters
+    ----------
+    x:
+        Increasing grid in (0, 1].
+    f_lattice, mu_lattice, d2f_lattice:
+        The lattice phase's f (eV/site, vs the host reference), μ = ∂f/∂x (eV) and ∂²f/∂x²
+        (eV/site) on ``x``.
+    f_lattice_at_0:
+        f_lattice(0) (eV/site): the lattice's empty cell vs the host (graphite: the stacking
+        energy and nothing else at x = 0, where the configurational entropy vanishes).
+    f_host_eV_per_site:
+        The host phase's f at x = 0 (the reference: 0).
+    f_fn:
+        f_lattice as a callable, to place x_t between grid points and below the first one.
+
+    Returns
+    -------
+    (f, μ, ∂²f/∂x²) on ``x`` and the coexistence (None when the host phase is not below the
+    lattice's x = 0 end: then the tables are f_lattice's).
+    """
+    from scipy.optimize import minimize_scalar
+
+    x = np.asarray(x, dtype=float)
+    f_l = np.asarray(f_lattice, dtype=float)
+    mu_l = np.asarray(mu_lattice, dtype=float)
+    d2_l = np.asarray(d2f_lattice, dtype=float)
+    if np.any(x <= 0) or np.any(np.diff(x) <= 0):
+        raise ValueError("the envelope needs an increasing x grid above 0")
+    if not f_lattice_at_0 > f_host_eV_per_site:
+        return f_l.copy(), mu_l.copy(), d2_l.copy(), None
+    secant = (f_l - f_host_eV_per_site) / x
+    k = int(np.argmin(secant))
+    x_t, s = float(x[k]), float(secant[k])
+    if f_fn is not None:
+        lo = x[k - 1] if k > 0 else 1e-9 * x[0]
+        hi = x[k + 1] if k < len(x) - 1 else x[k]
+
+        def chord(v: float) -> float:
+            return float((f_fn(np.array([v]))[0] - f_host_eV_per_site) / v)
+
+        res = minimize_scalar(chord, bounds=(lo, hi), method="bounded", options={"xatol": 1e-10})
+        if res.success and res.fun <= s:
+            x_t, s = float(res.x), float(res.fun)
+    inside = x < x_t
+    f = np.where(inside, f_host_eV_per_site + s * x, f_l)
+    mu = np.where(inside, s, mu_l)
+    d2f = np.where(inside, 0.0, d2_l)
+    return f, mu, d2f, HostCoexistence(x_t, s, float(f_host_eV_per_site))
+
+
+def regions_beside_host(
+    regions: list[tuple[float, float, float]], coexistence: HostCoexistence | None
+) -> list[tuple[float, float, float]]:
+    """The two-phase regions (x_α, x_β, μ) of f_lattice with the host–lattice region first:
+    regions of the lattice phase that end at or below x_t lie under the host's tangent and go."""
+    if coexistence is None:
+        return list(regions)
+    kept = [r for r in regions if r[1] > coexistence.x_tangent + 1e-12]
+    return [(0.0, coexistence.x_tangent, coexistence.mu_eV), *kept]

@@ -1,9 +1,12 @@
 """Relaxations and energies with the DeePMD potential through its ASE calculator.
 
-Cells and positions are relaxed together (ASE's FrechetCellFilter: Kaneko-style log-strain cell
-degrees of freedom) with BFGS; energies of the relaxed structures are then evaluated by every
-ensemble member, and the members' spread is the stated uncertainty of each energy (the committee
-estimate used by DP-GEN; Zhang et al., Phys. Rev. Mater. 3, 023804 (2019)).
+Positions are relaxed with BFGS, and with them the cell (ASE's FrechetCellFilter: log-strain
+cell degrees of freedom) when asked: every strain component, or only the strain along the
+Cartesian z axis, the stacking direction of a layered host whose layers lie in the xy plane
+(graphite: the gallery spacing; :data:`RELAX_CELL_MODES`). Energies of the relaxed structures
+are then evaluated by every ensemble member, and the members' spread is the stated uncertainty
+of each energy (the committee estimate used by DP-GEN; Zhang et al., Phys. Rev. Mater. 3, 023804
+(2019)).
 """
 
 from __future__ import annotations
@@ -21,6 +24,49 @@ from ionscale.settings import default
 
 log = logging.getLogger(__name__)
 
+#: ``relax_cell`` values → the FrechetCellFilter mask of Voigt strain components (xx, yy, zz,
+#: yz, xz, xy) that relax; None: the cell stays fixed. ``"c"`` relaxes only ε_zz: the layers
+#: (in the xy plane) keep their in-plane lattice and the spacing between them follows the stress.
+RELAX_CELL_MODES: dict[bool | str, tuple[int, ...] | None] = {
+    False: None,
+    True: (1, 1, 1, 1, 1, 1),
+    "c": (0, 0, 1, 0, 0, 0),
+}
+
+
+def cell_mask(relax_cell: bool | str) -> tuple[int, ...] | None:
+    """The FrechetCellFilter mask of a ``relax_cell`` value (None: fixed cell).
+
+    Raises
+    ------
+    ValueError
+        Anything but ``False``, ``True`` or ``"c"`` (naming the value).
+    """
+    if not isinstance(relax_cell, bool | str) or relax_cell not in RELAX_CELL_MODES:
+        raise ValueError(
+            f"thermo.relax.relax_cell: {relax_cell!r} is not a relax mode; use false (fixed "
+            'cell), "c" (only the strain along z, the stacking axis) or true (the whole cell)'
+        )
+    return RELAX_CELL_MODES[relax_cell]
+
+
+def more_relaxed_mode(a: bool | str, b: bool | str) -> bool | str:
+    """Of two relax modes, the one that relaxes more of the cell: fixed < ``"c"`` < whole cell."""
+    order = [False, "c", True]
+    return order[max(order.index(a), order.index(b))]
+
+
+def check_layers_in_xy(atoms: Atoms, what: str) -> None:
+    """The ``"c"`` mode strains along z: the cell's first two vectors must lie in the xy plane
+    (the layers of a layered host), else a clear error."""
+    cell = np.asarray(atoms.cell)
+    if np.any(np.abs(cell[:2, 2]) > 1e-6):
+        raise ValueError(
+            f'{what}: relax_cell "c" strains the cell along z only, but its a and b vectors '
+            f"have z components {cell[:2, 2].round(4).tolist()} Å: rotate the structure so "
+            "that its layers lie in the xy plane (c along the stacking direction)"
+        )
+
 
 @dataclass
 class RelaxSettings:
@@ -33,7 +79,8 @@ class RelaxSettings:
     max_steps:
         BFGS steps before giving up (the structure is kept and flagged ``converged = False``).
     relax_cell:
-        Relax the cell too (True) or only the positions.
+        ``False``: positions only (fixed cell); ``"c"``: positions and the strain along z (the
+        stacking axis: gallery spacing); ``True``: positions and the whole cell.
     min_distance_A:
         A relaxed structure with two atoms closer than this (Å) has collapsed: it is flagged
         ``failed`` and left out of the fits.
@@ -41,8 +88,11 @@ class RelaxSettings:
 
     fmax_eV_A: float = default("thermo.relax.fmax_eV_A")
     max_steps: int = default("thermo.relax.max_steps")
-    relax_cell: bool = default("thermo.relax.relax_cell")
+    relax_cell: bool | str = default("thermo.relax.relax_cell")
     min_distance_A: float = default("thermo.relax.min_distance_A")
+
+    def __post_init__(self) -> None:
+        cell_mask(self.relax_cell)
 
 
 @dataclass
@@ -86,14 +136,24 @@ def min_distance_A(atoms: Atoms) -> float:
     return float(d.min())
 
 
-def relax(atoms: Atoms, calc: Any, settings: RelaxSettings) -> RelaxResult:
-    """Relax positions (and the cell) with BFGS; never raises for a non-converged relaxation."""
+def relax(
+    atoms: Atoms, calc: Any, settings: RelaxSettings, hydrostatic: bool = False
+) -> RelaxResult:
+    """Relax positions (and the cell, as ``settings.relax_cell`` says) with BFGS; never raises
+    for a non-converged relaxation. ``hydrostatic``: a cell that relaxes keeps its shape and
+    relaxes only its volume (a cubic metal)."""
     from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS
 
     atoms = atoms.copy()
     atoms.calc = calc
-    target = FrechetCellFilter(atoms) if settings.relax_cell else atoms
+    mask = cell_mask(settings.relax_cell)
+    if mask is None:
+        target = atoms
+    elif hydrostatic:
+        target = FrechetCellFilter(atoms, hydrostatic_strain=True)
+    else:
+        target = FrechetCellFilter(atoms, mask=list(mask))
     opt = BFGS(target, logfile=None)
     converged = bool(opt.run(fmax=settings.fmax_eV_A, steps=settings.max_steps))
     energy = float(atoms.get_potential_energy())
@@ -123,12 +183,14 @@ def relaxed_metal_reference(
     symbol: str, lattice_constant_A: float, calc: Any, settings: RelaxSettings
 ) -> RelaxResult:
     """bcc metal (2-atom conventional cell) relaxed with the potential: its energy per atom is
-    the chemical potential of the metal reference, μ_metal (eV)."""
+    the chemical potential of the metal reference, μ_metal (eV). A cell that relaxes keeps
+    cubic shape under ``relax_cell: "c"`` (its volume relaxes: the layered host's stacking axis
+    means nothing for a cubic metal) and relaxes fully under ``True``."""
     from ionscale.thermo.structures import bcc_metal
 
     atoms = bcc_metal(symbol, lattice_constant_A)
     check_species(atoms, calc, f"bcc {symbol} reference")
-    res = relax(atoms, calc, settings)
+    res = relax(atoms, calc, settings, hydrostatic=settings.relax_cell == "c")
     if res.failure:
         raise RuntimeError(f"bcc {symbol} reference relaxation failed: {res.failure}")
     return res

@@ -2,7 +2,9 @@
 
 - :func:`run_orderings` (rule thermo_orderings): enumerate the Li/vacancy orderings, relax with
   DP model 0, energies with every ensemble member, formation energies against the empty host
-  and bcc Li metal, convex hull → ``orderings.h5`` (+ the lattice decorations and the relaxed
+  (the ``reference.host`` structure, e.g. AB graphite, relaxed with its cell free at least along
+  c; the empty lattice cell only when no host is configured) and bcc Li metal, convex hull →
+  ``orderings.h5`` (+ the lattice decorations and the relaxed
   structures as extxyz; layout in :mod:`ionscale.thermo.io`).
 - :func:`run_cluster_expansion` (rule thermo_cluster_expansion): icet cluster expansion of the
   model-0 formation energies with k-fold CV → ``cluster_expansion.ce`` and
@@ -24,19 +26,29 @@ import numpy as np
 from ionscale.io import atomic_path, write_json
 from ionscale.provenance import Provenance
 from ionscale.thermo.atomistic import (
+    RelaxResult,
     RelaxSettings,
+    check_layers_in_xy,
     check_species,
     dp_calculator,
     ensemble_energies,
+    more_relaxed_mode,
     relax,
     relaxed_metal_reference,
 )
 from ionscale.thermo.cluster_expansion import CESettings, fit_cluster_expansion
 from ionscale.thermo.hull import formation_energies
 from ionscale.thermo.io import read_orderings_for_dft_check, read_orderings_for_fit, write_orderings
-from ionscale.thermo.results import Orderings
-from ionscale.thermo.settings import host_from_config, relax_settings
-from ionscale.thermo.structures import HostLattice, enumerate_orderings, strip_vacancies
+from ionscale.thermo.results import HostReference, Orderings
+from ionscale.thermo.settings import host_from_config, host_reference_from_config, relax_settings
+from ionscale.thermo.structures import (
+    HostLattice,
+    enumerate_orderings,
+    framework_formula_units,
+    gallery_spacing_A,
+    layer_count,
+    strip_vacancies,
+)
 
 #: the thermo rules' logger (its name is the one their log lines have always carried)
 log = logging.getLogger("ionscale.thermo.stage")
@@ -80,31 +92,114 @@ def relax_orderings(
     return relaxed, converged, steps, failure
 
 
+def relax_host_reference(
+    atoms: Any, host: HostLattice, calcs: Sequence[Any], settings: RelaxSettings
+) -> HostReference:
+    """The empty host end member (x = 0, e.g. AB graphite) relaxed with model 0, its cell free
+    at least along c (the unstrained reference: ``"c"`` when the orderings relax at fixed cell
+    or along c, the whole cell when they relax fully), and its energy per framework formula
+    unit of one site with every model (eV per site, graphite: per C6).
+
+    Raises
+    ------
+    HostStructureError
+        Its framework differs from the lithiated host's (:func:`framework_formula_units`).
+    RuntimeError
+        Its relaxation failed (collapsed, non-finite energy).
+    """
+    from dataclasses import replace
+
+    source = atoms.info.get("source", "reference.host")
+    units = framework_formula_units(atoms, host, f"reference.host ({source})")
+    check_species(atoms, calcs[0], f"empty host {source}")
+    mode = more_relaxed_mode(settings.relax_cell, "c")
+    if mode == "c":
+        check_layers_in_xy(atoms, f"empty host {source}")
+    res: RelaxResult = relax(atoms, calcs[0], replace(settings, relax_cell=mode))
+    if res.failure:
+        raise RuntimeError(f"the empty host {source} did not relax: {res.failure}")
+    energies = ensemble_energies([res.atoms], calcs)[:, 0]
+    symbols = sorted(set(atoms.get_chemical_symbols()))
+    n_layers = layer_count(atoms, symbols) if not np.any(np.abs(atoms.cell[:2, 2]) > 1e-6) else 0
+    spacing = (
+        gallery_spacing_A(atoms, res.atoms, atoms.cell[2, 2] / n_layers) if n_layers else np.nan
+    )
+    log.info(
+        "empty host %s (%s, relax_cell %r): %.4f eV per site formula unit, %.2f Å³ per site, "
+        "layer spacing %.3f Å, %d steps%s",
+        source,
+        res.atoms.get_chemical_formula(),
+        mode,
+        energies[0] / units,
+        res.atoms.get_volume() / units,
+        spacing,
+        res.steps,
+        "" if res.converged else " (not converged)",
+    )
+    return HostReference(
+        atoms=res.atoms,
+        source=str(source),
+        formula_units=units,
+        energy_eV=energies,
+        relax_cell=mode,
+        converged=res.converged,
+        steps=res.steps,
+        layer_spacing_A=float(spacing),
+    )
+
+
 def host_and_formation_energies(
     host: HostLattice,
     lattice: Sequence[Any],
     energies: np.ndarray,
     failure: Sequence[str],
     mu_metal: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The empty host's energy per site and the formation energies per site, per model.
+    reference: HostReference | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The x = 0 reference energy per site, the formation energies per site and the empty
+    lattice cell's energy per site, per model.
+
+    The reference is ``reference`` (the relaxed empty host end member, per framework formula
+    unit of one site) when given, else the empty lattice cell (x = 0 in the primitive cell).
+    Against a separate host structure the empty lattice cell has formation energy e_lattice −
+    e_host per site (graphite: the AA–AB stacking energy per C6), NaN where it failed.
 
     Raises
     ------
     RuntimeError
-        The empty host (x = 0 in the primitive cell) is missing or did not relax.
+        No ``reference`` and the empty lattice cell is missing or did not relax.
     """
     x = np.array([a.info["li_fraction"] for a in lattice])
     n_sites = np.array([a.info["n_sites"] for a in lattice])
     empty = np.flatnonzero((x == 0) & (n_sites == host.n_sites))
-    if not len(empty) or failure[empty[0]]:
+    have_empty = bool(len(empty)) and not failure[empty[0]]
+    lattice_e = (
+        energies[:, empty[0]] / host.n_sites if have_empty else np.full(len(energies), np.nan)
+    )
+    if reference is not None:
+        host_e = reference.energy_eV_per_site
+    elif have_empty:
+        host_e = lattice_e
+    else:
         raise RuntimeError("the empty host (x = 0) did not relax: no reference for f(x)")
-    host_e = energies[:, empty[0]] / host.n_sites
     n_li = np.rint(x * n_sites)
     ef = formation_energies(
         energies, n_li[None, :], n_sites[None, :], host_e[:, None], mu_metal[:, None]
     )
-    return host_e, ef
+    return host_e, ef, lattice_e
+
+
+def gallery_spacings_A(
+    host: HostLattice, lattice: Sequence[Any], relaxed: Sequence[Any]
+) -> np.ndarray:
+    """Mean spacing of the framework layers (Å, graphite: the gallery height c per gallery) of
+    every relaxed ordering; NaN when the host's a and b do not lie in the xy plane."""
+    prim = host.primitive
+    if np.any(np.abs(prim.cell[:2, 2]) > 1e-6):
+        return np.full(len(lattice), np.nan)
+    n_layers = layer_count(prim, host.host_symbols)
+    d0 = float(prim.cell[2, 2]) / n_layers
+    return np.array([gallery_spacing_A(a, r, d0) for a, r in zip(lattice, relaxed, strict=True)])
 
 
 def compute_orderings(
@@ -114,12 +209,22 @@ def compute_orderings(
     max_structures: int,
     li_metal_lattice_A: float,
     settings: RelaxSettings,
+    host_reference: Any | None = None,
 ) -> Orderings:
-    """Enumerate, relax with model 0, evaluate with every model, formation energies."""
+    """Enumerate, relax with model 0, evaluate with every model, formation energies against
+    ``host_reference`` (the empty host end member, relaxed here: :func:`relax_host_reference`)
+    or, when None, the empty lattice cell."""
     if not models:
         raise ValueError("at least one DeePMD model is needed")
     calcs = [dp_calculator(m) for m in models]
     check_species(host.primitive, calcs[0], f"host structure {host.source}")
+    if settings.relax_cell == "c":
+        check_layers_in_xy(host.primitive, f"host structure {host.source}")
+    reference = (
+        None
+        if host_reference is None
+        else relax_host_reference(host_reference, host, calcs, settings)
+    )
     metal, mu_metal = metal_reference(host, li_metal_lattice_A, calcs, settings)
     lattice = enumerate_orderings(host, max_supercell_size, max_structures)
     log.info(
@@ -127,7 +232,9 @@ def compute_orderings(
     )
     relaxed, converged, steps, failure = relax_orderings(lattice, calcs[0], settings)
     energies = ensemble_energies(relaxed, calcs)
-    host_e, ef = host_and_formation_energies(host, lattice, energies, failure, mu_metal)
+    host_e, ef, lattice_e = host_and_formation_energies(
+        host, lattice, energies, failure, mu_metal, reference
+    )
     failed = [f"{lattice[i].info['ordering_id']}: {f}" for i, f in enumerate(failure) if f]
     if failed:
         warnings.warn(f"{len(failed)} orderings failed and are left out: {failed}", stacklevel=2)
@@ -142,6 +249,9 @@ def compute_orderings(
         converged=np.array(converged),
         steps=np.array(steps),
         failure=failure,
+        gallery_spacing_A=gallery_spacings_A(host, lattice, relaxed),
+        empty_lattice_eV_per_site=lattice_e,
+        host_reference=reference,
     )
 
 
@@ -158,6 +268,7 @@ def run_orderings(
         o["max_structures"],
         o["li_metal_lattice_A"],
         relax_settings(cfg["thermo"]),
+        host_reference_from_config(cfg["reference"]),
     )
     write_orderings(
         orderings, out["h5"], out["lattice"], out["relaxed"], out.get("plot"), provenance, host

@@ -24,7 +24,13 @@ import numpy as np
 
 from ionscale.io import Quantity
 from ionscale.provenance import Provenance
-from ionscale.thermo.analysis import spinodal_intervals, two_phase_regions
+from ionscale.thermo.analysis import (
+    HostCoexistence,
+    envelope_with_host_phase,
+    regions_beside_host,
+    spinodal_intervals,
+    two_phase_regions,
+)
 from ionscale.thermo.io import (
     orderings_for_free_energy,
     read_mc,
@@ -98,6 +104,8 @@ class TemperatureFit:
     extrapolated: list[tuple[float, float]]
     spinodal: list[tuple[float, float]]
     two_phase: list[tuple[float, float, float]]
+    #: the host phase's coexistence with the lattice phase (None: no host phase below it)
+    host: HostCoexistence | None = None
 
 
 def mc_by_temperature(
@@ -122,9 +130,20 @@ def mc_by_temperature(
 
 
 def fit_temperature(
-    r: MCResult, t: float, f_end_eV: float, grid: np.ndarray, settings: NetworkSettings
+    r: MCResult,
+    t: float,
+    f_end_eV: float,
+    grid: np.ndarray,
+    settings: NetworkSettings,
+    f_lattice_at_0: float | None = None,
 ) -> TemperatureFit:
-    """Train the network of one temperature on its μ data, tabulate and analyse it on ``grid``."""
+    """Train the network of one temperature on its μ data, tabulate and analyse it on ``grid``.
+
+    The network is the lattice phase's f relative to its own empty cell (f(0) = 0, f(1) =
+    ``f_end_eV``). With ``f_lattice_at_0`` (eV/site: the empty lattice cell against a separate
+    host phase at x = 0, f = 0) the lattice phase is shifted by it and the tables are the
+    equilibrium envelope with the host phase (:func:`envelope_with_host_phase`); without it they
+    are the network's (the x = 0 reference is the empty lattice cell)."""
     from ionscale.thermo.network import fit_free_energy
 
     check_sgc_monotone(r)
@@ -138,18 +157,26 @@ def fit_temperature(
         x_tolerance=0.5 / r.n_sites,
     )
     f, mu, d2f = fit.model.evaluate(grid)
+    host = None
+    f0 = 0.0 if f_lattice_at_0 is None else float(f_lattice_at_0)
+    if f_lattice_at_0 is not None:
+        f, mu, d2f, host = envelope_with_host_phase(
+            grid, f + f0, mu, d2f, f0, 0.0, f_fn=lambda v, m=fit.model: m.value(v) + f0
+        )
     unc = None
     if fit.bootstrap:
         stack = np.array([b.evaluate(grid) for b in fit.bootstrap])  # (n_b, 3, n_x)
         unc = tuple(stack.std(axis=0, ddof=1))
     extrap = check_grid_within_data(grid, r.li_fraction, t)
     spin = spinodal_intervals(grid, d2f)
+    lattice = grid >= (host.x_tangent if host is not None else -1.0)
     two = two_phase_regions(
-        grid,
-        f,
-        f_fn=lambda v, m=fit.model: m.value(v),
+        grid[lattice],
+        f[lattice],
+        f_fn=lambda v, m=fit.model: m.value(v) + f0,
         mu_fn=lambda v, m=fit.model: m.evaluate(v)[1],
     )
+    two = regions_beside_host(two, host)
     log.info(
         "T = %g K: form %s, RMSE(mu) %.2f meV (validation %.2f), spinodal %s, two-phase %s",
         t,
@@ -159,7 +186,15 @@ def fit_temperature(
         spin,
         two,
     )
-    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two)  # type: ignore[arg-type]
+    if host is not None:
+        log.info(
+            "T = %g K: host phase + lattice phase at x = %.4f coexist for x below it (OCV "
+            "plateau %.4f V)",
+            t,
+            host.x_tangent,
+            -host.mu_eV,
+        )
+    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two, host)  # type: ignore[arg-type]
 
 
 def learn_free_energy(
@@ -168,8 +203,10 @@ def learn_free_energy(
     f_end_eV: float,
     grid: np.ndarray,
     settings: NetworkSettings,
+    f_lattice_at_0: float | None = None,
 ) -> FreeEnergyResult:
-    """Train one integrable network per temperature and tabulate f, μ, ∂²f/∂x² on ``grid``.
+    """Train one integrable network per temperature and tabulate f, μ, ∂²f/∂x² on ``grid``
+    (with a host phase at x = 0 when ``f_lattice_at_0`` is given: :func:`fit_temperature`).
 
     Raises
     ------
@@ -177,7 +214,10 @@ def learn_free_energy(
         A configured temperature without Monte Carlo data (naming it).
     """
     by_t, temps = mc_by_temperature(mc, temperatures_K)
-    rows = [fit_temperature(by_t[round(t, 6)], t, f_end_eV, grid, settings) for t in temps]
+    rows = [
+        fit_temperature(by_t[round(t, 6)], t, f_end_eV, grid, settings, f_lattice_at_0)
+        for t in temps
+    ]
     unc = [row.unc for row in rows if row.unc is not None]
     u = [np.array(z) for z in zip(*unc, strict=True)] if len(unc) == len(temps) else [None] * 3
     return FreeEnergyResult(
@@ -195,7 +235,24 @@ def learn_free_energy(
         two_phase=[row.two_phase for row in rows],
         extrapolated=[row.extrapolated for row in rows],
         f_end_eV=f_end_eV,
+        host=[row.host for row in rows],
+        f_lattice_at_0_eV=f_lattice_at_0,
     )
+
+
+def lattice_f0_vs_host(orderings_h5: str | Path, ce_summary: Mapping[str, Any]) -> float | None:
+    """f of the lattice phase at x = 0 against a separate host phase (eV/site): the cluster
+    expansion's empty lattice cell (the energy the Monte Carlo and the network's anchor
+    f(1) − f(0) came from; graphite: the AA–AB stacking energy), when orderings.h5 refers its
+    formation energies to a host structure; None when x = 0 is the empty lattice cell itself
+    (or for an orderings.h5 from before the host reference)."""
+    import h5py
+
+    with h5py.File(orderings_h5, "r") as h5:
+        ref = h5["reference/x0_reference"][()] if "reference/x0_reference" in h5 else b""
+    if (ref.decode() if isinstance(ref, bytes) else str(ref)) != "host structure":
+        return None
+    return float(ce_summary["end_members_eV_per_site"]["x0"])
 
 
 def run_free_energy(
@@ -212,7 +269,11 @@ def run_free_energy(
     ``_uncertainty`` when bootstrapped; ``fit/*`` per temperature; ``data/T{T}K/*`` the μ data;
     ``analysis/T{T}K/*`` spinodal and two-phase regions; ``network/T{T}K/weights/*`` the weights
     and ``network/T{T}K/config_json`` the architecture (:func:`ionscale.thermo.io.read_network`
-    rebuilds it); ``hull/*`` and ``reference/*`` copied from orderings.h5.
+    rebuilds the lattice phase's network: f_lattice = network + ``fit/lattice_f0_eV_per_site``);
+    ``hull/*`` and ``reference/*`` copied from orderings.h5. With a host structure at x = 0
+    (orderings.h5 ``reference/x0_reference``) the tables are the envelope of the host phase and
+    the lattice phase (:func:`ionscale.thermo.analysis.envelope_with_host_phase`), its tangent
+    point and plateau per temperature in ``analysis/T{T}K/host_coexistence_*``.
     """
     mc = [read_mc(p) for p in inputs["mc"]]
     ce_summary = json.loads(Path(inputs["ce_json"]).read_text())
@@ -223,6 +284,7 @@ def run_free_energy(
         f_end,
         x_grid(cfg["thermo"]),
         network_settings(cfg["thermo"], seed),
+        lattice_f0_vs_host(inputs["orderings"], ce_summary),
     )
     extra = orderings_for_free_energy(inputs["orderings"])
     extra["fit/cluster_expansion_cv_rmse_eV_per_site"] = Quantity(

@@ -12,7 +12,11 @@
 - c_max and molar volume from the relaxed cell at x = 1 (Li sites per volume); the partial molar
   volume of Li, Ω = N_A dv/dx (v: volume per site), from a straight-line fit of the relaxed
   orderings' volumes against x (Vegard-like chemical strain: ΔV/V = Ω Δc), with the fit's
-  standard error.
+  standard error. With a separate empty host end member (orderings.h5 ``reference/host``, e.g.
+  AB graphite) its volume per site formula unit (per C6) is the x = 0 point instead of the empty
+  lattice cell's. Ω is non-zero only when the orderings relax their cell
+  (``thermo.relax.relax_cell``: ``"c"`` or true); at fixed cell every ordering has one volume
+  per site.
 """
 
 from __future__ import annotations
@@ -169,6 +173,18 @@ def chemical_strain(x: np.ndarray, volume_A3_per_site: np.ndarray) -> ChemicalSt
     return ChemicalStrain(float(coef[1]), float(coef[0]), err)
 
 
+def chemical_strain_points(
+    x: np.ndarray, volume_A3_per_site: np.ndarray, ok: np.ndarray, host_volume_A3_per_site=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, v) the chemical strain is fitted to: the relaxed orderings, with the empty host end
+    member (when given) as the x = 0 point in place of the empty lattice cell."""
+    x, v, ok = (np.asarray(a) for a in (x, volume_A3_per_site, ok))
+    if host_volume_A3_per_site is None:
+        return x[ok].astype(float), v[ok].astype(float)
+    keep = ok & (x > 0)
+    return np.r_[0.0, x[keep]].astype(float), np.r_[host_volume_A3_per_site, v[keep]].astype(float)
+
+
 def site_density(volume_A3_per_site: float) -> tuple[float, float]:
     """(c_max mol/m³, molar volume m³ per mol of sites) of a cell with given volume per site."""
     vm = volume_A3_per_site * A3_TO_M3 * AVOGADRO_per_mol
@@ -185,8 +201,15 @@ def host_properties(
     fmax_eV_A: float,
     max_steps: int,
     elastic_li_fraction: float,
+    host_volume_A3_per_site: float | None = None,
+    gallery_spacing_A: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """host.h5 datasets (name → Quantity) from the relaxed orderings and the DP ensemble.
+
+    ``host_volume_A3_per_site``: the relaxed empty host end member's volume per site formula
+    unit, the x = 0 point of the chemical strain and of ``c_max_host_volume_mol_m3`` in place of
+    the empty lattice cell (None: the empty lattice cell). ``gallery_spacing_A``: the relaxed
+    orderings' layer spacing c(x), recorded beside their volumes.
 
     The end members (x = 0, 1) are the size-1 orderings. Elastic constants are computed for the
     end member ``elastic_li_fraction`` with every model (uncertainty: the ensemble's spread) and
@@ -208,9 +231,11 @@ def host_properties(
         if not len(idx):
             raise ValueError(f"no relaxed end member at x = {v:g} for the host properties")
         ends[v] = int(idx[0])
-    strain = chemical_strain(x[ok], vol[ok])
+    fit_x, fit_v = chemical_strain_points(x, vol, ok, host_volume_A3_per_site)
+    strain = chemical_strain(fit_x, fit_v)
     c_max, vm = site_density(vol[ends[1.0]])
-    c_max_host, _ = site_density(vol[ends[0.0]])
+    v_empty = vol[ends[0.0]] if host_volume_A3_per_site is None else host_volume_A3_per_site
+    c_max_host, _ = site_density(v_empty)
     d: dict[str, Any] = {
         "c_max_mol_m3": Quantity(c_max, "mol/m³", "Li sites per volume of the x = 1 cell"),
         "molar_volume_m3_mol": Quantity(vm, "m³/mol", "x = 1 cell volume per mole of Li sites"),
@@ -223,13 +248,31 @@ def host_properties(
             "N_A dv/dx (chemical strain)",
             strain.partial_molar_volume_uncertainty_m3_mol,
         ),
-        "chemical_strain/li_fraction": Quantity(x[ok], "1", "relaxed orderings"),
-        "chemical_strain/volume_A3_per_site": Quantity(vol[ok], "Å³/site", "DP model 0"),
+        "chemical_strain/li_fraction": Quantity(
+            fit_x, "1", "fitted points: relaxed orderings (and the host end member at x = 0)"
+        ),
+        "chemical_strain/volume_A3_per_site": Quantity(fit_v, "Å³/site", "DP model 0"),
+        "chemical_strain/x0_is_host_structure": Quantity(
+            np.int8(host_volume_A3_per_site is not None),
+            "1",
+            "1: x = 0 is the empty host end member, 0: the empty lattice cell",
+        ),
         "chemical_strain/v0_A3_per_site": Quantity(strain.v0_A3, "Å³/site", "fit at x = 0"),
         "chemical_strain/dv_dx_A3_per_site": Quantity(
             strain.dv_dx_A3, "Å³/site", "fit slope", strain.dv_dx_uncertainty_A3
         ),
     }
+    if gallery_spacing_A is not None:
+        d["chemical_strain/ordering_li_fraction"] = Quantity(x[ok], "1", "relaxed orderings")
+        d["chemical_strain/gallery_spacing_A"] = Quantity(
+            np.asarray(gallery_spacing_A, dtype=float)[ok], "Å", "c(x): layer spacing, DP model 0"
+        )
+    log.info(
+        "chemical strain: v = %.3f + %.3f x Å³/site, partial molar volume %.3g m³/mol",
+        strain.v0_A3,
+        strain.dv_dx_A3,
+        strain.partial_molar_volume_m3_mol,
+    )
     calcs = [dp_calculator(m) for m in models]
     spread = len(calcs) > 1
 

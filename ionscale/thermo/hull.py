@@ -5,8 +5,10 @@ and bcc Li metal (the handoff's convention, f(0) = 0):
 
     ΔE_f(x) = [E(config) − n·e_host − N_Li·μ_Li,metal] / n        (eV per site),
 
-with e_host the energy per site of the relaxed empty host and μ_Li,metal the energy per atom of
-relaxed bcc Li. The lower convex hull of ΔE_f(x) is the T = 0 free energy; between two adjacent
+with e_host the energy of the relaxed empty host per framework formula unit of one site
+(graphite: AB graphite per C6, a phase of its own; the empty cell of the Li lattice, AA-stacked
+C6, then lies above it by the stacking energy) and μ_Li,metal the energy per atom of relaxed bcc
+Li. The lower convex hull of ΔE_f(x) is the T = 0 free energy; between two adjacent
 hull vertices the host is two-phase and the voltage is the constant −(slope)/e (Aydinol et al.,
 Phys. Rev. B 56, 1354 (1997)).
 
@@ -106,6 +108,34 @@ def convex_hull(x: np.ndarray, formation_energy_eV_per_site: np.ndarray) -> Hull
             vertices.append(i)
     vertices = np.array(vertices, dtype=int)
     return Hull(x[vertices], e[vertices], np.maximum(e_above, 0.0), vertices)
+
+
+def hull_with_host(
+    x: np.ndarray, formation_energy_eV_per_site: np.ndarray, host: bool
+) -> tuple[Hull, np.ndarray, bool]:
+    """The hull of the orderings, with the empty host end member (x = 0, ΔE_f = 0 by definition
+    of the reference) as a separate phase when ``host``: then it is the x = 0 vertex and the
+    empty lattice cell lies above it by its own formation energy (graphite: the stacking energy).
+
+    Returns the hull (its ``vertex_indices`` and ``e_above_hull_eV_per_site`` refer to the
+    orderings only), the orderings' on-hull flags, and whether the host is a vertex.
+    """
+    x = np.asarray(x, dtype=float)
+    e = np.asarray(formation_energy_eV_per_site, dtype=float)
+    if not host:
+        hull = convex_hull(x, e)
+        on = np.zeros(len(x), dtype=bool)
+        on[hull.vertex_indices] = True
+        return hull, on, False
+    full = convex_hull(np.r_[0.0, x], np.r_[0.0, e])  # the host first: it wins ties at x = 0
+    host_vertex = bool(np.any(full.vertex_indices == 0))
+    vertices = full.vertex_indices[full.vertex_indices > 0] - 1
+    on = np.zeros(len(x), dtype=bool)
+    on[vertices] = True
+    hull = Hull(
+        full.x, full.formation_energy_eV_per_site, full.e_above_hull_eV_per_site[1:], vertices
+    )
+    return hull, on, host_vertex
 
 
 def check_against_metal(hull: Hull) -> None:

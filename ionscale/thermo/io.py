@@ -7,8 +7,10 @@ through them.
 
 - ``orderings.h5`` (:func:`write_orderings`): per ordering the Li site fraction, the ensemble's
   energies and formation energies (vs the empty host and bcc Li metal), the energy above the
-  hull, relaxation bookkeeping; ``reference/*`` the references per model; ``hull/*`` the T = 0
-  hull and its voltage steps.
+  hull, volume and gallery spacing, relaxation bookkeeping; ``reference/*`` the references per
+  model (``reference/x0_reference``: ``host structure``, the relaxed ``reference.host`` end
+  member under ``reference/host/*``, or ``empty lattice cell``); ``hull/*`` the T = 0 hull (the
+  host structure its x = 0 vertex) and its voltage steps.
 - ``mc/T{T}K.h5`` (:func:`write_mc`, :func:`read_mc`): one Monte Carlo temperature, ⟨x⟩ and μ
   with sampling errors per control value.
 - ``free_energy.h5`` (:func:`free_energy_datasets`, :func:`write_free_energy`; layout in the
@@ -32,7 +34,7 @@ import numpy as np
 from ionscale.io import Quantity, ResultFileError, atomic_path, read_quantity, write_h5
 from ionscale.provenance import Provenance
 from ionscale.thermo.analysis import ocv_V
-from ionscale.thermo.hull import check_against_metal, convex_hull
+from ionscale.thermo.hull import check_against_metal, hull_with_host
 
 if TYPE_CHECKING:
     from ionscale.thermo.hull import Hull
@@ -51,10 +53,11 @@ def temperature_label(temperature_K: float) -> str:
 
 # -- orderings.h5 -------------------------------------------------------------------------------
 def orderings_datasets(
-    orderings: Orderings, hull: Hull, unc: np.ndarray | None
+    orderings: Orderings, hull: Hull, unc: np.ndarray | None, host_on_hull: bool = False
 ) -> dict[str, Quantity]:
-    """The datasets of orderings.h5 (``hull``: the model-0 hull of the non-failed orderings;
-    ``unc``: the ensemble spread of the formation energies, None for one model)."""
+    """The datasets of orderings.h5 (``hull``: the model-0 hull of the non-failed orderings and
+    the host end member, :func:`ionscale.thermo.hull.hull_with_host`; ``unc``: the ensemble
+    spread of the formation energies, None for one model)."""
     ok = orderings.ok
     x = orderings.x
     ef = orderings.formation_eV_per_site
@@ -64,7 +67,18 @@ def orderings_datasets(
     on_hull[np.flatnonzero(ok)[hull.vertex_indices]] = 1
     vol = np.array([a.get_volume() for a in orderings.relaxed]) / orderings.n_sites
     segments = hull.two_phase_regions()
-    return {
+    ref = orderings.host_reference
+    n_models = len(orderings.host_eV_per_site)
+    nan = np.full(n_models, np.nan)
+    lattice_e = (
+        nan if orderings.empty_lattice_eV_per_site is None else orderings.empty_lattice_eV_per_site
+    )
+    spacing = (
+        np.full(len(x), np.nan)
+        if orderings.gallery_spacing_A is None
+        else np.asarray(orderings.gallery_spacing_A, dtype=float)
+    )
+    d = {
         "ordering_id": Quantity(
             np.array([a.info["ordering_id"] for a in orderings.lattice], dtype="S"),
             "1",
@@ -76,17 +90,35 @@ def orderings_datasets(
         "energy_eV": Quantity(orderings.energy_eV[0], "eV", "DP model 0 energy, relaxed"),
         "ensemble_energy_eV": Quantity(orderings.energy_eV, "eV", "(n_models, n) energies"),
         "formation_energy_eV_per_site": Quantity(
-            ef[0], "eV/site", "vs empty host and bcc Li metal (model 0)", unc
+            ef[0], "eV/site", f"vs {orderings.x0_reference} and bcc Li metal (model 0)", unc
         ),
         "ensemble_formation_energy_eV_per_site": Quantity(ef, "eV/site", "(n_models, n)"),
         "e_above_hull_eV_per_site": Quantity(e_above, "eV/site", "NaN for failed relaxations"),
         "on_hull": Quantity(on_hull, "1", "1: hull vertex"),
         "volume_A3_per_site": Quantity(vol, "Å³/site", "relaxed volume per sublattice site"),
+        "gallery_spacing_A": Quantity(
+            spacing, "Å", "relaxed mean spacing of the framework layers (graphite: c per gallery)"
+        ),
         "relax_converged": Quantity(orderings.converged.astype(np.int8), "1", "BFGS converged"),
         "relax_steps": Quantity(orderings.steps, "1", "BFGS steps"),
         "failed": Quantity((~ok).astype(np.int8), "1", "1: left out (see attrs failures)"),
+        "reference/x0_reference": Quantity(
+            np.bytes_(orderings.x0_reference),
+            "1",
+            "x = 0 of formation energies: host structure (reference/host) or empty lattice cell",
+        ),
         "reference/host_energy_eV_per_site": Quantity(
-            orderings.host_eV_per_site, "eV/site", "empty host, per model"
+            orderings.host_eV_per_site,
+            "eV/site",
+            f"x = 0 reference ({orderings.x0_reference}) per site formula unit, per model",
+        ),
+        "reference/empty_lattice_energy_eV_per_site": Quantity(
+            lattice_e, "eV/site", "empty cell of the Li lattice per site, per model (NaN: failed)"
+        ),
+        "reference/empty_lattice_formation_energy_eV_per_site": Quantity(
+            lattice_e - orderings.host_eV_per_site,
+            "eV/site",
+            "empty lattice cell vs the x = 0 reference, per model (graphite: stacking energy)",
         ),
         "reference/li_metal_energy_eV_per_atom": Quantity(
             orderings.li_metal_eV_per_atom, "eV/atom", "bcc Li metal, per model (μ_Li,metal)"
@@ -100,6 +132,32 @@ def orderings_datasets(
             np.array([s[2] for s in segments]), "V", "T = 0 voltage of each hull segment vs Li/Li+"
         ),
     }
+    if ref is not None:
+        a = ref.atoms
+        d.update(
+            {
+                "reference/host/energy_eV": Quantity(ref.energy_eV, "eV", "cell, per model"),
+                "reference/host/energy_eV_per_site": Quantity(
+                    ref.energy_eV_per_site, "eV/site", "per framework formula unit of one site"
+                ),
+                "reference/host/formula_units_per_cell": Quantity(
+                    ref.formula_units, "1", "framework formula units of one site in the cell"
+                ),
+                "reference/host/volume_A3_per_site": Quantity(
+                    ref.volume_A3_per_site, "Å³/site", "relaxed, per site formula unit"
+                ),
+                "reference/host/layer_spacing_A": Quantity(
+                    ref.layer_spacing_A, "Å", "relaxed mean spacing of its layers"
+                ),
+                "reference/host/cell_A": Quantity(np.asarray(a.cell), "Å", "relaxed cell (rows)"),
+                "reference/host/positions_A": Quantity(a.positions, "Å", "relaxed positions"),
+                "reference/host/atomic_numbers": Quantity(a.numbers, "1", ""),
+                "reference/host/relax_converged": Quantity(np.int8(ref.converged), "1", ""),
+                "reference/host/relax_steps": Quantity(ref.steps, "1", "BFGS steps"),
+                "reference/host/on_hull": Quantity(np.int8(host_on_hull), "1", "1: hull vertex"),
+            }
+        )
+    return d
 
 
 def write_orderings(
@@ -117,13 +175,17 @@ def write_orderings(
     ok = orderings.ok
     x = orderings.x
     ef = orderings.formation_eV_per_site
-    hull = convex_hull(x[ok], ef[0, ok])
+    ref = orderings.host_reference
+    hull, _, host_on_hull = hull_with_host(x[ok], ef[0, ok], host=ref is not None)
     check_against_metal(hull)
     n_models = ef.shape[0]
     unc = ef.std(axis=0, ddof=1) if n_models > 1 else None
     attrs = {
         "mobile_species": host.mobile_species,
         "host_source": host.source,
+        "x0_reference": orderings.x0_reference,
+        "x0_reference_source": host.source if ref is None else ref.source,
+        "x0_reference_relax_cell": json.dumps(None if ref is None else ref.relax_cell),
         "n_models": n_models,
         "failures_json": json.dumps(
             {
@@ -133,7 +195,9 @@ def write_orderings(
             }
         ),
     }
-    write_h5(h5_path, orderings_datasets(orderings, hull, unc), provenance, attrs=attrs)
+    write_h5(
+        h5_path, orderings_datasets(orderings, hull, unc, host_on_hull), provenance, attrs=attrs
+    )
     for path, frames in ((lattice_path, orderings.lattice), (relaxed_path, orderings.relaxed)):
         with atomic_path(path) as tmp:
             ase.io.write(tmp, frames, format="extxyz")
@@ -169,8 +233,24 @@ DFT_CHECK_ARRAYS = (
 
 def read_orderings_for_dft_check(h5_path: str | Path) -> tuple[dict[str, np.ndarray], float]:
     """The per-ordering arrays of :data:`DFT_CHECK_ARRAYS` and the relaxed bcc Li lattice
-    constant (Å) from orderings.h5."""
+    constant (Å) from orderings.h5.
+
+    The DFT spot check forms each method's formation energies from its own end members, the
+    empty lattice cell among them, so ``formation_energy_eV_per_site`` comes back referred to
+    the empty lattice cell: when x = 0 of orderings.h5 is a separate host structure, the empty
+    lattice cell's formation energy (model 0; graphite: the stacking energy) is subtracted
+    (files without ``reference/empty_lattice_formation_energy_eV_per_site`` are returned as
+    they are).
+    """
+    import h5py
+
     arrays = {k: read_quantity(h5_path, k).value for k in DFT_CHECK_ARRAYS}
+    name = "reference/empty_lattice_formation_energy_eV_per_site"
+    with h5py.File(h5_path, "r") as h5:
+        has_offset = name in h5
+    if has_offset:
+        offset = float(np.atleast_1d(read_quantity(h5_path, name).value)[0])
+        arrays["formation_energy_eV_per_site"] = arrays["formation_energy_eV_per_site"] - offset
     a_metal = float(read_quantity(h5_path, "reference/li_metal_lattice_constant_A").value)
     return arrays, a_metal
 
@@ -281,12 +361,24 @@ ORDERINGS_COPIED = (
     "li_fraction",
     "formation_energy_eV_per_site",
 )
+#: datasets of orderings.h5 copied when present (files from before the host reference lack them)
+ORDERINGS_COPIED_IF_PRESENT = (
+    "reference/x0_reference",
+    "reference/empty_lattice_formation_energy_eV_per_site",
+    "gallery_spacing_A",
+    "volume_A3_per_site",
+)
 
 
 def orderings_for_free_energy(orderings_h5: str | Path) -> dict[str, Quantity]:
-    """The datasets of :data:`ORDERINGS_COPIED`, named as free_energy.h5 holds them."""
+    """The datasets of :data:`ORDERINGS_COPIED` (and of :data:`ORDERINGS_COPIED_IF_PRESENT`
+    that the file has), named as free_energy.h5 holds them."""
+    import h5py
+
+    with h5py.File(orderings_h5, "r") as h5:
+        present = [n for n in ORDERINGS_COPIED_IF_PRESENT if n in h5]
     extra = {}
-    for name in ORDERINGS_COPIED:
+    for name in (*ORDERINGS_COPIED, *present):
         q = read_quantity(orderings_h5, name)
         target = name if "/" in name else f"orderings/{name}"
         extra[target] = Quantity(q.value, q.units, q.description, q.uncertainty)
@@ -324,10 +416,15 @@ def free_energy_datasets(res: FreeEnergyResult) -> dict[str, Quantity]:
             "1",
             "1: network + ideal configurational entropy",
         ),
-        "fit/f_end_eV_per_site": Quantity(res.f_end_eV, "eV/site", "anchor f(1)"),
+        "fit/f_end_eV_per_site": Quantity(res.f_end_eV, "eV/site", "anchor f(1) − f(0)"),
+        "fit/lattice_f0_eV_per_site": Quantity(
+            np.nan if res.f_lattice_at_0_eV is None else res.f_lattice_at_0_eV,
+            "eV/site",
+            "lattice phase's f(0) vs the host phase (NaN: x = 0 is the empty lattice cell)",
+        ),
     }
-    for t, fit, sp, tp in zip(
-        res.temperature_K, res.fits, res.spinodal, res.two_phase, strict=True
+    for k, (t, fit, sp, tp) in enumerate(
+        zip(res.temperature_K, res.fits, res.spinodal, res.two_phase, strict=True)
     ):
         g = temperature_label(t)
         validation = np.zeros(len(fit.x), dtype=np.int8)
@@ -345,6 +442,15 @@ def free_energy_datasets(res: FreeEnergyResult) -> dict[str, Quantity]:
         )
         d[f"analysis/{g}/two_phase_voltage_V"] = Quantity(
             np.array([-z[2] for z in tp], dtype=float), "V", "plateau voltage vs Li/Li+"
+        )
+        hc = res.host[k] if res.host else None
+        d[f"analysis/{g}/host_coexistence_x"] = Quantity(
+            np.nan if hc is None else hc.x_tangent,
+            "1",
+            "lattice phase's x coexisting with the host phase at x = 0 (NaN: none)",
+        )
+        d[f"analysis/{g}/host_coexistence_voltage_V"] = Quantity(
+            np.nan if hc is None else -hc.mu_eV, "V", "OCV plateau of host + lattice phase"
         )
         for name, arr in fit.model.state_arrays().items():
             d[f"network/{g}/weights/{name}"] = Quantity(arr, "1", "torch state_dict entry")

@@ -8,11 +8,13 @@ Appl. Mech. Eng. 353, 201–216 (2019). The free energy per site is a network of
 
 trained so that its derivative ∂f/∂x (taken by autograd) fits the chemical-potential data
 μ_i ± σ_i from Monte Carlo, while f(1) fits the end member's formation energy. f(0) = 0 holds by
-construction (the handoff's reference: empty host). Because μ and ∂²f/∂x² are derivatives of the
-same network, f, μ and ∂²f/∂x² are exactly consistent: μ integrates to f, and the spinodal
-(∂²f/∂x² < 0) is that of f. The ideal configurational entropy term s(x) carries the logarithmic
-divergence of μ at x → 0, 1 that a smooth network cannot; whether it helps is decided per
-temperature by the validation error (``form = "auto"``). Everything runs in float64.
+construction: the lattice phase's own empty cell (with a separate host phase at x = 0 the
+free-energy rule shifts it by that cell's energy against the host and takes the envelope:
+:func:`ionscale.thermo.analysis.envelope_with_host_phase`). Because μ and ∂²f/∂x² are
+derivatives of the same network, f, μ and ∂²f/∂x² are exactly consistent: μ integrates to f, and
+the spinodal (∂²f/∂x² < 0) is that of f. The ideal configurational entropy term s(x) carries the
+logarithmic divergence of μ at x → 0, 1 that a smooth network cannot; whether it helps is
+decided per temperature by the validation error (``form = "auto"``). Everything runs in float64.
 """
 
 from __future__ import annotations

@@ -14,8 +14,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from ionscale.thermo.analysis import HostCoexistence
     from ionscale.thermo.montecarlo import MCResult
     from ionscale.thermo.network import FitResult
+
+
+@dataclass
+class HostReference:
+    """The empty host end member (x = 0 of the formation energies), relaxed with DP model 0."""
+
+    atoms: Any  # relaxed structure
+    source: str  # file or prototype it came from
+    formula_units: float  # framework formula units of one site in the cell (AB graphite: 4/6)
+    energy_eV: np.ndarray  # (n_models,) energy of the cell
+    relax_cell: bool | str  # how its cell relaxed
+    converged: bool
+    steps: int
+    layer_spacing_A: float  # mean spacing of its framework layers (NaN if not layered in xy)
+
+    @property
+    def energy_eV_per_site(self) -> np.ndarray:
+        """(n_models,) energy per framework formula unit of one site (graphite: per C6)."""
+        return np.asarray(self.energy_eV, dtype=float) / self.formula_units
+
+    @property
+    def volume_A3_per_site(self) -> float:
+        return float(self.atoms.get_volume() / self.formula_units)
 
 
 @dataclass
@@ -26,12 +50,23 @@ class Orderings:
     relaxed: list[Any]  # relaxed structures (vacancies removed)
     energy_eV: np.ndarray  # (n_models, n): ensemble energies of the relaxed structures
     formation_eV_per_site: np.ndarray  # (n_models, n)
-    host_eV_per_site: np.ndarray  # (n_models,)
+    host_eV_per_site: np.ndarray  # (n_models,) the x = 0 reference per site
     li_metal_eV_per_atom: np.ndarray  # (n_models,)
     li_metal_lattice_A: float
     converged: np.ndarray
     steps: np.ndarray
     failure: list[str]
+    #: (n,) mean layer spacing of each relaxed ordering (Å; graphite: gallery height)
+    gallery_spacing_A: np.ndarray | None = None
+    #: (n_models,) energy per site of the empty lattice cell (NaN if it failed)
+    empty_lattice_eV_per_site: np.ndarray | None = None
+    #: the empty host end member the formation energies refer to; None: the empty lattice cell
+    host_reference: HostReference | None = None
+
+    @property
+    def x0_reference(self) -> str:
+        """What x = 0 of the formation energies is: ``host structure`` or ``empty lattice cell``."""
+        return "empty lattice cell" if self.host_reference is None else "host structure"
 
     @property
     def ok(self) -> np.ndarray:
@@ -64,3 +99,7 @@ class FreeEnergyResult:
     two_phase: list[list[tuple[float, float, float]]]
     extrapolated: list[list[tuple[float, float]]]
     f_end_eV: float
+    #: per temperature, the host phase's coexistence with the lattice phase (None: none)
+    host: list[HostCoexistence | None] | None = None
+    #: f of the lattice phase's empty cell vs the host phase (eV/site); None: no host phase
+    f_lattice_at_0_eV: float | None = None

@@ -20,11 +20,12 @@ from ionscale.thermo.cluster_expansion import CESettings
 from ionscale.thermo.io import temperature_label
 from ionscale.thermo.montecarlo import MCSettings
 from ionscale.thermo.network import NetworkSettings
-from ionscale.thermo.structures import HostLattice, load_host
+from ionscale.thermo.structures import HostLattice, HostStructureError, load_host
 
 __all__ = [
     "check_settings",
     "host_from_config",
+    "host_reference_from_config",
     "mc_settings",
     "network_settings",
     "relax_settings",
@@ -52,6 +53,28 @@ def host_from_config(reference: Mapping[str, Any]) -> HostLattice:
         reference["structure"]["prototype"],
         reference["mobile_species"],
     )
+
+
+def host_reference_from_config(reference: Mapping[str, Any]) -> Any | None:
+    """The empty host end member (``reference.host``: a file, resolved as every stage resolves
+    it, or a prototype), the x = 0 reference of the thermo stage's formation energies; None when
+    ``reference.host.enabled`` is false or neither a file nor a prototype is given (the thermo
+    stage then refers to the empty lattice cell). Its framework is checked against the lithiated
+    host's by :func:`ionscale.thermo.structures.framework_formula_units`."""
+    from ionscale.provenance import PROJECT_ROOT
+    from ionscale.reference.stage import resolve_path
+    from ionscale.reference.structures import StructureError, load_structure
+
+    h = reference["host"]
+    if not h["enabled"] or not (h["file"] or h["prototype"]):
+        return None
+    file = resolve_path(h["file"], "reference.host.file", PROJECT_ROOT) if h["file"] else None
+    try:
+        atoms = load_structure(file=file, prototype=h["prototype"] or None)
+    except StructureError as exc:
+        raise HostStructureError(f"reference.host: {exc}") from None
+    atoms.info["source"] = str(file) if file else f"prototype {h['prototype']}"
+    return atoms
 
 
 def check_settings(thermo: Mapping[str, Any]) -> None:

@@ -179,3 +179,55 @@ def bcc_metal(symbol: str = "Li", lattice_constant_A: float = 3.44) -> Atoms:
     from ase.build import bulk
 
     return bulk(symbol, "bcc", a=lattice_constant_A, cubic=True)
+
+
+def framework_formula_units(atoms: Atoms, host: HostLattice, what: str) -> float:
+    """How many framework formula units of one sublattice site ``atoms`` holds (graphite: C6
+    per Li site, so a 4-atom AB graphite cell holds 4/6).
+
+    Raises
+    ------
+    HostStructureError
+        ``atoms`` holds the mobile species, or its elements or their proportions differ from the
+        lithiated host's framework (naming both compositions).
+    """
+    from collections import Counter
+
+    per_site = Counter(s for s in host.primitive.get_chemical_symbols() if s != host.mobile_species)
+    counts = Counter(atoms.get_chemical_symbols())
+    framework = ", ".join(f"{el}{n / host.n_sites:g}" for el, n in sorted(per_site.items()))
+    if host.mobile_species in counts:
+        raise HostStructureError(
+            f"{what}: the empty host must hold no {host.mobile_species}; it has "
+            f"{atoms.get_chemical_formula()}"
+        )
+    ratios = {el: counts[el] * host.n_sites / per_site[el] for el in per_site}
+    if set(counts) != set(per_site) or max(ratios.values()) - min(ratios.values()) > 1e-9:
+        raise HostStructureError(
+            f"{what}: {atoms.get_chemical_formula()} is not the framework of the lithiated host "
+            f"{host.source} ({framework} per {host.mobile_species} site): the x = 0 reference "
+            "must be the same framework without the mobile species"
+        )
+    return float(next(iter(ratios.values())))
+
+
+def layer_count(atoms: Atoms, symbols: list[str], tolerance_A: float = 0.3) -> int:
+    """Layers of the atoms ``symbols`` (the framework) along z in a cell whose a and b lie in the
+    xy plane: distinct heights within ``tolerance_A``, periodic in the cell's height c_z."""
+    c_z = float(atoms.cell[2, 2])
+    mine = np.isin(atoms.get_chemical_symbols(), symbols)
+    z = np.sort(np.mod(atoms.positions[mine, 2], c_z))
+    if not len(z):
+        raise ValueError("no framework atoms to count layers of")
+    gaps = np.diff(np.append(z, z[0] + c_z))
+    return max(1, int(np.sum(gaps > tolerance_A)))
+
+
+def gallery_spacing_A(reference: Atoms, relaxed: Atoms, spacing_reference_A: float) -> float:
+    """The spacing of the layers (normal z in ``reference``) after the cell deformed from
+    ``reference``'s to ``relaxed``'s: planes z = k·d map to planes of normal M⁻¹ẑ with spacing
+    d / |M⁻¹ẑ|, M = reference.cell⁻¹ · relaxed.cell (cell vectors as rows). Positions inside
+    the cell do not enter: this is the mean spacing over the cell's galleries."""
+    m = np.linalg.solve(np.asarray(reference.cell), np.asarray(relaxed.cell))
+    normal = np.linalg.solve(m, np.array([0.0, 0.0, 1.0]))
+    return float(spacing_reference_A / np.linalg.norm(normal))

@@ -12,14 +12,25 @@ THERMO_HOST_KEYS = [
 ]
 
 
-# the host structure file as a rerun trigger, resolved once by the reference stage's plan
+# the x = 0 reference of the formation energies: the empty host end member (reference.host,
+# e.g. AB graphite) when enabled, else the empty lattice cell
+THERMO_HOST_REFERENCE_KEYS = [
+    "reference.host.enabled",
+    "reference.host.file",
+    "reference.host.prototype",
+]
+
+
+# the host structure files as rerun triggers, resolved once by the reference stage's plan
 THERMO_STRUCTURE = [v for k, v in REFERENCE_FILES.items() if k == "structure"]
+THERMO_HOST_REFERENCE = [v for k, v in REFERENCE_FILES.items() if k == "host"]
 
 
 rule thermo_orderings:
     input:
         models=THERMO_MODELS,
         structure=THERMO_STRUCTURE,
+        host_reference=THERMO_HOST_REFERENCE,
     output:
         h5=f"{THERMO}/orderings.h5",
         lattice=f"{THERMO}/orderings_lattice.extxyz",
@@ -40,7 +51,12 @@ rule thermo_orderings:
         mem_mb=3000,
         runtime=60,
     params:
-        config=stage_config(*THERMO_HOST_KEYS, "thermo.orderings", "thermo.relax"),
+        config=stage_config(
+            *THERMO_HOST_KEYS,
+            *THERMO_HOST_REFERENCE_KEYS,
+            "thermo.orderings",
+            "thermo.relax",
+        ),
     script:
         "../../scripts/thermo_orderings.py"
 
