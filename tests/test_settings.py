@@ -18,7 +18,7 @@ def _pairs():
     from ionscale.phasefield import cahn_hilliard as ch
     from ionscale.potential.settings import PotentialSettings
     from ionscale.reference import calculators, checks, sampling
-    from ionscale.thermo import atomistic, cluster_expansion, montecarlo, network, stage
+    from ionscale.thermo import atomistic, cluster_expansion, gates, montecarlo, network, stage
 
     d = section_defaults
     thermo = d("thermo")
@@ -53,6 +53,10 @@ def _pairs():
         ("thermo.MCSettings", lambda: stage.mc_settings(thermo, seed=0), montecarlo.MCSettings),
         ("thermo.NetworkSettings", lambda: stage.network_settings(thermo, seed=0),
          network.NetworkSettings),
+        ("thermo.DFTCheckSettings",
+         lambda: gates.DFTCheckSettings.from_config(thermo["dft_check"]), gates.DFTCheckSettings),
+        ("thermo.OCVIdentitySettings", lambda: stage.ocv_identity_settings(thermo),
+         gates.OCVIdentitySettings),
         ("phasefield.SolverSettings",
          lambda: ch.SolverSettings.from_config(d("phasefield.solver")), ch.SolverSettings),
         ("fem.SolverSettings", lambda: fem.SolverSettings.from_config(d("fem.solver")),

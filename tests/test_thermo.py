@@ -110,6 +110,18 @@ def test_regular_solution_free_energy_is_recovered(regular_fit):
     assert regular_fit.rmse_validation_eV < 3e-3
 
 
+def test_learned_f_honours_the_ocv_identity(regular_fit):
+    """∫₀¹ OCV dx of the network's table (x = 0.02..0.98, closed-form tails) is −f(1)/e: the
+    anchor the network was trained to (0 here), within its anchor residual and μ error."""
+    from ionscale.thermo.gates import ocv_integral_V
+
+    x = np.linspace(0.02, 0.98, 481)
+    _, mu, _ = regular_fit.model.evaluate(x)
+    integral, _ = ocv_integral_V(x, -mu, T)
+    assert abs(integral - 0.0) < 3e-3  # V; f(1) is within 2 meV of its anchor
+    assert integral == pytest.approx(-regular_fit.model.value([1.0])[0], abs=5e-4)
+
+
 def test_regular_solution_spinodal_and_binodal(regular_fit):
     x = np.linspace(0.02, 0.98, 961)
     f, _, d2f = regular_fit.model.evaluate(x)

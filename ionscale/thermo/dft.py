@@ -66,8 +66,10 @@ def dft_spot_check(
     calculator_config:
         The ``reference.calculator`` config section.
 
-    Returns a JSON-ready summary: per structure DP and DFT formation energies (eV/site) and
-    their difference; MAE, RMSE and max |error|; the failures (DFT that did not finish).
+    Returns a JSON-ready summary: the number of structures selected (``n_selected``: the x = 1
+    end member and the orderings); per structure computed DP and DFT formation energies
+    (eV/site) and their difference; MAE, RMSE and max |error|; the failures (DFT that did not
+    finish).
     """
     from ionscale.reference.calculators import CalculatorSettings, validate_calculator_settings
     from ionscale.reference.labelling import label_frames
@@ -134,6 +136,7 @@ def dft_spot_check(
     err = np.array([r["error_eV_per_site"] for r in rows])
     return {
         "calculator": settings.name,
+        "n_selected": 1 + len(chosen),
         "structures": rows,
         "mae_eV_per_site": float(np.mean(np.abs(err))) if len(err) else None,
         "rmse_eV_per_site": float(np.sqrt(np.mean(err**2))) if len(err) else None,

@@ -341,13 +341,22 @@ def run_dft_check(
     provenance: Provenance,
     workdir: str | Path,
 ) -> dict[str, Any]:
-    """Rule thermo_dft_check: DP vs DFT formation energies (JSON + parity plot)."""
+    """Rule thermo_dft_check: DP vs DFT formation energies (JSON + parity plot), a gate.
+
+    The JSON records the tolerance ``max_mae_eV_per_site``, the ``action`` and the ``verdict``
+    (``passed``, ``allowed by config``; :mod:`ionscale.thermo.gates`). A failed check with
+    ``thermo.dft_check.action: error`` logs every number and raises
+    :class:`~ionscale.thermo.gates.ThermoGateError` without writing the outputs, so the
+    handoff, which needs dft_check.json, does not run.
+    """
     import ase.io
 
     from ionscale.thermo.dft import dft_spot_check
+    from ionscale.thermo.gates import DFTCheckSettings, enforce, judge_dft_check
     from ionscale.thermo.plots import plot_dft_parity
     from ionscale.thermo.structures import bcc_metal
 
+    settings = DFTCheckSettings.from_config(cfg["thermo"]["dft_check"])
     arrays, a_metal = read_orderings_for_dft_check(inputs["h5"])
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
@@ -356,7 +365,7 @@ def run_dft_check(
         arrays,
         metal,
         calculator_cfg,
-        cfg["thermo"]["dft_check"]["n_structures"],
+        settings.n_structures,
         workdir,
     )
     rows = summary["structures"]
@@ -368,6 +377,31 @@ def run_dft_check(
             1e3 * summary["max_abs_error_eV_per_site"],
             len(rows),
         )
+    for r in rows:
+        log.info(
+            "ordering %d (x = %.3f, %d sites): DP %+.4f, DFT %+.4f eV/site",
+            r["index"],
+            r["li_fraction"],
+            r["n_sites"],
+            r["dp_formation_energy_eV_per_site"],
+            r["dft_formation_energy_eV_per_site"],
+        )
+    verdict = judge_dft_check(
+        [r["dp_formation_energy_eV_per_site"] for r in rows],
+        [r["dft_formation_energy_eV_per_site"] for r in rows],
+        [r["li_fraction"] for r in rows],
+        [r["index"] for r in rows],
+        summary["n_selected"],
+        settings,
+    )
+    summary.update(
+        max_mae_eV_per_site=settings.max_mae_eV_per_site,
+        action=settings.action,
+        verdict=verdict.verdict,
+        problems=verdict.problems,
+        worst=verdict.numbers["worst"],
+    )
+    enforce(verdict, "thermo DFT check", "thermo.dft_check.action: warn")
     write_json(out["json"], summary, provenance)
     plot_dft_parity(
         np.array([r["dp_formation_energy_eV_per_site"] for r in rows]),

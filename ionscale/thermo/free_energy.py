@@ -4,7 +4,8 @@
   the cluster expansion → ``mc/T{T}K.h5``.
 - :func:`run_free_energy` (rule thermo_free_energy): one integrable network per temperature
   trained on the μ data (:func:`learn_free_energy`), the tables of f, μ, ∂²f/∂x² on the output
-  grid, spinodal, two-phase regions and OCV → ``free_energy.h5``.
+  grid, spinodal, two-phase regions and OCV → ``free_energy.h5``; the runtime check
+  ∫₀¹ OCV dx = −ΔE_f(1)/e (:func:`check_ocv_identity`) stops the rule when it fails.
 - :func:`plot_ocv_file` (rule thermo_ocv_plot): the learned OCV against measured plateaus.
 
 File layouts are in :mod:`ionscale.thermo.io`.
@@ -27,11 +28,19 @@ from ionscale.provenance import Provenance
 from ionscale.thermo.analysis import (
     HostCoexistence,
     envelope_with_host_phase,
+    ocv_V,
     regions_beside_host,
     spinodal_intervals,
     two_phase_regions,
 )
+from ionscale.thermo.gates import (
+    OCVIdentity,
+    end_member_formation_energies,
+    enforce,
+    ocv_identity,
+)
 from ionscale.thermo.io import (
+    ocv_identity_datasets,
     orderings_for_free_energy,
     read_mc,
     read_ocv_curves,
@@ -41,7 +50,13 @@ from ionscale.thermo.io import (
 from ionscale.thermo.montecarlo import MCResult, MonteCarloDataError, check_sgc_monotone
 from ionscale.thermo.network import FitResult, NetworkSettings
 from ionscale.thermo.results import FreeEnergyResult
-from ionscale.thermo.settings import host_from_config, mc_settings, network_settings, x_grid
+from ionscale.thermo.settings import (
+    host_from_config,
+    mc_settings,
+    network_settings,
+    ocv_identity_settings,
+    x_grid,
+)
 
 #: the thermo rules' logger (its name is the one their log lines have always carried)
 log = logging.getLogger("ionscale.thermo.stage")
@@ -255,6 +270,46 @@ def lattice_f0_vs_host(orderings_h5: str | Path, ce_summary: Mapping[str, Any]) 
     return float(ce_summary["end_members_eV_per_site"]["x0"])
 
 
+def check_ocv_identity(
+    res: FreeEnergyResult,
+    hull_x: np.ndarray,
+    hull_formation_eV_per_site: np.ndarray,
+    thermo: Mapping[str, Any],
+) -> OCVIdentity:
+    """The runtime check of the learned f(x, T): ∫₀¹ OCV dx = −[ΔE_f(1) − ΔE_f(0)]/e with the
+    end members' formation energies from the T = 0 hull
+    (:func:`ionscale.thermo.gates.ocv_identity`).
+
+    Logs every number; raises :class:`~ionscale.thermo.gates.ThermoGateError` naming both sides
+    when the difference exceeds ``thermo.ocv_identity.tolerance_V`` and
+    ``thermo.ocv_identity.action`` is ``error``.
+    """
+    identity = ocv_identity(
+        res.x,
+        ocv_V(res.mu),
+        res.temperature_K,
+        end_member_formation_energies(hull_x, hull_formation_eV_per_site),
+        ocv_identity_settings(thermo),
+    )
+    for t, i, tl, d in zip(
+        identity.temperature_K,
+        identity.integral_V,
+        identity.tails_V,
+        identity.difference_V,
+        strict=True,
+    ):
+        log.info(
+            "T = %g K: ∫₀¹ OCV dx = %+.4f V (tails %+.4f V), −ΔE_f/e = %+.4f V, difference %+.4f V",
+            t,
+            i,
+            tl,
+            identity.expected_V,
+            d,
+        )
+    enforce(identity.verdict, "OCV identity", "thermo.ocv_identity.action: warn")
+    return identity
+
+
 def run_free_energy(
     cfg: Mapping[str, Any],
     inputs: Mapping[str, Any],
@@ -273,7 +328,10 @@ def run_free_energy(
     ``hull/*`` and ``reference/*`` copied from orderings.h5. With a host structure at x = 0
     (orderings.h5 ``reference/x0_reference``) the tables are the envelope of the host phase and
     the lattice phase (:func:`ionscale.thermo.analysis.envelope_with_host_phase`), its tangent
-    point and plateau per temperature in ``analysis/T{T}K/host_coexistence_*``.
+    point and plateau per temperature in ``analysis/T{T}K/host_coexistence_*``;
+    ``fit/ocv_identity/*`` the runtime check ∫₀¹ OCV dx = −[ΔE_f(1) − ΔE_f(0)]/e
+    (:func:`check_ocv_identity`: a violation with ``thermo.ocv_identity.action: error`` raises
+    before anything is written).
     """
     mc = [read_mc(p) for p in inputs["mc"]]
     ce_summary = json.loads(Path(inputs["ce_json"]).read_text())
@@ -290,11 +348,12 @@ def run_free_energy(
     extra["fit/cluster_expansion_cv_rmse_eV_per_site"] = Quantity(
         ce_summary["rmse_validation_eV_per_site"], "eV/site", "k-fold CV RMSE of the CE"
     )
+    hull_x = extra["hull/li_fraction"].value
+    hull_e = extra["hull/formation_energy_eV_per_site"].value
+    extra.update(ocv_identity_datasets(check_ocv_identity(res, hull_x, hull_e, cfg["thermo"])))
     write_free_energy(res, out["h5"], provenance, extra)
     from ionscale.thermo.plots import plot_free_energy, plot_mu_fit
 
-    hull_x = extra["hull/li_fraction"].value
-    hull_e = extra["hull/formation_energy_eV_per_site"].value
     plot_mu_fit(res, out["mu_plot"])
     plot_free_energy(res, hull_x, hull_e, out["f_plot"])
     return res

@@ -37,6 +37,7 @@ from ionscale.thermo.analysis import ocv_V
 from ionscale.thermo.hull import check_against_metal, hull_with_host
 
 if TYPE_CHECKING:
+    from ionscale.thermo.gates import OCVIdentity
     from ionscale.thermo.hull import Hull
     from ionscale.thermo.montecarlo import MCResult
     from ionscale.thermo.network import IntegrableFreeEnergy
@@ -464,6 +465,34 @@ def free_energy_datasets(res: FreeEnergyResult) -> dict[str, Quantity]:
             np.bytes_(json.dumps(fit.candidates)), "1", "RMSE of each trained form"
         )
     return d
+
+
+def ocv_identity_datasets(identity: OCVIdentity) -> dict[str, Quantity]:
+    """The runtime check ∫₀¹ OCV dx = −[ΔE_f(1) − ΔE_f(0)]/e of free_energy.h5 (under
+    ``fit/ocv_identity/``; :func:`ionscale.thermo.gates.ocv_identity`)."""
+    g = "fit/ocv_identity"
+    e0, e1 = identity.end_formation_eV_per_site
+    return {
+        f"{g}/integral_V": Quantity(
+            identity.integral_V, "V", "∫₀¹ OCV dx per temperature, tails included"
+        ),
+        f"{g}/tails_V": Quantity(
+            identity.tails_V, "V", "part of the integral from x < x_min and x > x_max (closed form)"
+        ),
+        f"{g}/expected_V": Quantity(
+            identity.expected_V, "V", "−[ΔE_f(1) − ΔE_f(0)]/e of the hull's end members"
+        ),
+        f"{g}/end_formation_energy_eV_per_site": Quantity(
+            np.array([e0, e1]), "eV/site", "ΔE_f of the hull vertices at x = 0 and x = 1"
+        ),
+        f"{g}/difference_V": Quantity(identity.difference_V, "V", "integral − expected"),
+        f"{g}/tolerance_V": Quantity(identity.tolerance_V, "V", "thermo.ocv_identity.tolerance_V"),
+        f"{g}/verdict": Quantity(
+            np.bytes_(identity.verdict.verdict),
+            "1",
+            "passed, or allowed by config (thermo.ocv_identity.action: warn)",
+        ),
+    }
 
 
 def write_free_energy(

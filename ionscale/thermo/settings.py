@@ -2,10 +2,12 @@
 
 The ``thermo`` config section gives :class:`~ionscale.thermo.atomistic.RelaxSettings`,
 :class:`~ionscale.thermo.cluster_expansion.CESettings`,
-:class:`~ionscale.thermo.montecarlo.MCSettings`, :class:`~ionscale.thermo.network.NetworkSettings`
-and the output x grid; the reference stage's keys (``reference.structure``,
-``reference.mobile_species``) give the host lattice. :func:`check_settings` builds them all
-before any job runs, so a bad value is an error naming its key.
+:class:`~ionscale.thermo.montecarlo.MCSettings`, :class:`~ionscale.thermo.network.NetworkSettings`,
+the gates' :class:`~ionscale.thermo.gates.DFTCheckSettings` and
+:class:`~ionscale.thermo.gates.OCVIdentitySettings` and the output x grid; the reference
+stage's keys (``reference.structure``, ``reference.mobile_species``) give the host lattice.
+:func:`check_settings` builds them all before any job runs, so a bad value is an error naming
+its key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from ionscale.thermo.atomistic import RelaxSettings
 from ionscale.thermo.cluster_expansion import CESettings
+from ionscale.thermo.gates import DFTCheckSettings, OCVIdentitySettings
 from ionscale.thermo.io import temperature_label
 from ionscale.thermo.montecarlo import MCSettings
 from ionscale.thermo.network import NetworkSettings
@@ -28,6 +31,7 @@ __all__ = [
     "host_reference_from_config",
     "mc_settings",
     "network_settings",
+    "ocv_identity_settings",
     "relax_settings",
     "structure_file",
     "temperature_label",
@@ -86,6 +90,8 @@ def check_settings(thermo: Mapping[str, Any]) -> None:
             temperature_label(float(t)) for t in thermo["temperatures_K"]
         ],
         "thermo.relax": lambda: relax_settings(thermo),
+        "thermo.dft_check": lambda: DFTCheckSettings.from_config(thermo["dft_check"]),
+        "thermo.ocv_identity": lambda: ocv_identity_settings(thermo),
         "thermo.cluster_expansion": lambda: CESettings(**thermo["cluster_expansion"]),
         "thermo.monte_carlo": lambda: mc_settings(thermo, seed=0),
         "thermo.network": lambda: network_settings(thermo, seed=0),
@@ -113,6 +119,10 @@ def mc_settings(cfg: Mapping[str, Any], seed: int) -> MCSettings:
 
 def network_settings(cfg: Mapping[str, Any], seed: int) -> NetworkSettings:
     return NetworkSettings(**cfg["network"], seed=seed)
+
+
+def ocv_identity_settings(cfg: Mapping[str, Any]) -> OCVIdentitySettings:
+    return OCVIdentitySettings.from_config(cfg["ocv_identity"])
 
 
 def x_grid(cfg: Mapping[str, Any]) -> np.ndarray:

@@ -12,6 +12,10 @@ Each ``run_*`` function is one Snakemake rule (scripts/thermo_*.py only pass pat
   regions and OCV → ``free_energy.h5``.
 - :func:`plot_ocv_file` and :func:`run_dft_check`: the OCV plot and the DFT spot check.
 
+Two of them are gates (:mod:`~ionscale.thermo.gates`): the DFT check (MAE of the DP formation
+energies against DFT) and the OCV identity ∫₀¹ OCV dx = −ΔE_f(1)/e checked by
+:func:`run_free_energy`; a failure stops the chain unless the config allows it.
+
 The code lives by responsibility, and every name stays importable from here:
 
 - :mod:`~ionscale.thermo.settings`: settings objects from the config, the host lattice;
@@ -21,7 +25,8 @@ The code lives by responsibility, and every name stays importable from here:
 - :mod:`~ionscale.thermo.energies`: the rules at T = 0 (orderings and hull, cluster
   expansion, DFT spot check);
 - :mod:`~ionscale.thermo.free_energy`: the rules at finite temperature (Monte Carlo, the
-  learned free energy, the OCV plot).
+  learned free energy, the OCV plot);
+- :mod:`~ionscale.thermo.gates`: the checks that stop the chain (DFT check, OCV identity).
 """
 
 from __future__ import annotations
@@ -38,10 +43,18 @@ from ionscale.thermo.energies import (
 from ionscale.thermo.free_energy import (
     EXTRAPOLATION_TOLERANCE,
     check_grid_within_data,
+    check_ocv_identity,
     learn_free_energy,
     plot_ocv_file,
     run_free_energy,
     run_monte_carlo,
+)
+from ionscale.thermo.gates import (
+    DFTCheckSettings,
+    OCVIdentitySettings,
+    ThermoGateError,
+    judge_dft_check,
+    ocv_identity,
 )
 from ionscale.thermo.io import (
     OCVCurves,
@@ -63,6 +76,7 @@ from ionscale.thermo.settings import (
     host_from_config,
     mc_settings,
     network_settings,
+    ocv_identity_settings,
     relax_settings,
     structure_file,
     x_grid,
@@ -72,6 +86,7 @@ from ionscale.thermo.structures import HostLattice
 __all__ = [
     "EXTRAPOLATION_TOLERANCE",
     "CESettings",
+    "DFTCheckSettings",
     "FitResult",
     "FreeEnergyResult",
     "HostLattice",
@@ -81,17 +96,23 @@ __all__ = [
     "MonteCarloDataError",
     "NetworkSettings",
     "OCVCurves",
+    "OCVIdentitySettings",
     "Orderings",
     "RelaxSettings",
+    "ThermoGateError",
     "check_grid_within_data",
+    "check_ocv_identity",
     "check_settings",
     "compute_orderings",
     "free_energy_datasets",
     "host_from_config",
+    "judge_dft_check",
     "learn_free_energy",
     "log",
     "mc_settings",
     "network_settings",
+    "ocv_identity",
+    "ocv_identity_settings",
     "plot_ocv_file",
     "read_mc",
     "read_network",

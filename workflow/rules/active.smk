@@ -92,11 +92,7 @@ rule active_orderings:
 
 rule active_select:
     input:
-        **(
-            {"orderings": f"{_AL_DIR}/orderings.extxyz"}
-            if _AL_ORDERINGS
-            else {}
-        ),
+        **({"orderings": f"{_AL_DIR}/orderings.extxyz"} if _AL_ORDERINGS else {}),
         frames=expand(
             f"{_AL_DIR}/explore_T{{T}}K.extxyz",
             T=_AL["temperatures_K"],

@@ -1,5 +1,6 @@
 # Handoff: one parameter file for the continuum stages (ionscale.handoff): the learned f(x, T)
-# tables and networks, D(T) from the Arrhenius fit, and the host's volumes and elasticity.
+# tables and networks, D(T) from the Arrhenius fit, and the host's volumes and elasticity. It
+# waits for the thermo gates (THERMO_GATES), so nothing downstream runs on a failed check.
 
 
 rule handoff_host:
@@ -33,6 +34,8 @@ rule handoff_parameters:
         free_energy=f"{RESULTS}/thermo/free_energy.h5",
         arrhenius=f"{RESULTS}/diffusion/arrhenius.h5",
         host=f"{RESULTS}/handoff/host.h5",
+        # the thermo gates (workflow/rules/thermo.smk): a failed check blocks the continuum
+        gates=THERMO_GATES,
     output:
         h5=f"{RESULTS}/handoff/parameters.h5",
     log:

@@ -25,6 +25,13 @@ THERMO_HOST_REFERENCE_KEYS = [
 THERMO_STRUCTURE = [v for k, v in REFERENCE_FILES.items() if k == "structure"]
 THERMO_HOST_REFERENCE = [v for k, v in REFERENCE_FILES.items() if k == "host"]
 
+# the thermo gates the continuum waits for (ionscale.thermo.gates): a failed DFT check writes
+# no dft_check.json, so the handoff (and phasefield, fem, surrogates after it) cannot run; the
+# OCV identity is checked inside thermo_free_energy, whose output the handoff needs anyway
+THERMO_GATES = (
+    [f"{THERMO}/dft_check.json"] if config["thermo"]["dft_check"]["enabled"] else []
+)
+
 
 rule thermo_orderings:
     input:
@@ -168,6 +175,7 @@ rule thermo_free_energy:
             "thermo.temperatures_K",
             "thermo.network",
             "thermo.grid",
+            "thermo.ocv_identity",
         ),
     script:
         "../../scripts/thermo_free_energy.py"
@@ -205,9 +213,6 @@ FINAL["thermo"] = [
     f"{THERMO}/chemical_potential.png",
     f"{THERMO}/free_energy.png",
     f"{THERMO}/ocv.png",
-    *(
-        [f"{THERMO}/dft_check.json", f"{THERMO}/dft_check.png"]
-        if config["thermo"]["dft_check"]["enabled"]
-        else []
-    ),
+    *([f"{THERMO}/dft_check.png"] if THERMO_GATES else []),
+    *THERMO_GATES,
 ]

@@ -1,0 +1,356 @@
+"""The thermo stage's gates: checks whose failure stops the chain before the continuum.
+
+A number that contradicts a measurement or the pipeline's own check stops the chain with an
+error naming both, unless the config explicitly allows it (``action: warn``). Each gate records
+its numbers, its tolerance and its verdict (``passed``, ``failed`` or ``allowed by config``) in
+its stage's results, so a run that went on despite a failed check says so.
+
+- **DFT check** (rule thermo_dft_check, :func:`judge_dft_check`): the DP formation energies of
+  the recomputed orderings against DFT. The mean absolute error (eV/site) must not exceed
+  ``thermo.dft_check.max_mae_eV_per_site`` and every selected structure must have a DFT
+  energy. The handoff depends on ``dft_check.json``, so a failed check blocks phasefield, fem
+  and the surrogates.
+- **OCV identity** (rule thermo_free_energy, :func:`ocv_identity`): with OCV = −μ/e and
+  μ = ∂f/∂x,
+
+      ∫₀¹ OCV(x) dx = −[f(1) − f(0)]/e = −[ΔE_f(1) − ΔE_f(0)]/e,
+
+  because the configurational entropy vanishes at the ordered end members, so f there is the
+  formation energy of the end members' T = 0 hull vertices (ΔE_f(0) = 0 when the x = 0 end
+  member is the reference). The learned f(x, T) is tabulated on x_min..x_max only; the two
+  tails are integrated in closed form (:func:`ocv_integral_V`). The difference must not exceed
+  ``thermo.ocv_identity.tolerance_V`` at any tabulated temperature: the learned f honours its
+  end-point energies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ionscale.settings import default, from_section
+from ionscale.units import BOLTZMANN_eV_K
+
+log = logging.getLogger("ionscale.thermo.stage")
+
+#: what a gate does when its check fails: stop the chain, or log and record it and go on
+ACTIONS = ("error", "warn")
+PASSED, FAILED, ALLOWED = "passed", "failed", "allowed by config"
+
+
+class ThermoGateError(RuntimeError):
+    """A thermo check failed and the config does not allow it; ``record`` holds its numbers."""
+
+    def __init__(self, message: str, record: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.record = dict(record or {})
+
+
+def _check_action(key: str, action: str) -> None:
+    if action not in ACTIONS:
+        raise ValueError(f"{key}: unknown action {action!r}; known: {', '.join(ACTIONS)}")
+
+
+def _verdict(problems: Sequence[str], action: str) -> str:
+    if not problems:
+        return PASSED
+    return FAILED if action == "error" else ALLOWED
+
+
+# -- DFT check ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DFTCheckSettings:
+    """``thermo.dft_check``: which orderings DFT recomputes and when their disagreement stops
+    the chain.
+
+    Parameters
+    ----------
+    enabled:
+        Run the check (and make the handoff wait for it).
+    n_structures:
+        Orderings between the end members recomputed (the x = 1 end member always is).
+    max_mae_eV_per_site:
+        Largest allowed mean |DP − DFT| formation energy, eV/site.
+    action:
+        ``error``: a failed check stops the chain; ``warn``: it is logged, recorded as
+        ``allowed by config`` and the chain goes on.
+    """
+
+    enabled: bool = default("thermo.dft_check.enabled")
+    n_structures: int = default("thermo.dft_check.n_structures")
+    max_mae_eV_per_site: float = default("thermo.dft_check.max_mae_eV_per_site")
+    action: str = default("thermo.dft_check.action")
+
+    def __post_init__(self) -> None:
+        _check_action("thermo.dft_check.action", self.action)
+        if not self.max_mae_eV_per_site > 0:
+            raise ValueError(
+                "thermo.dft_check.max_mae_eV_per_site: must be > 0 eV/site, got "
+                f"{self.max_mae_eV_per_site}"
+            )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> DFTCheckSettings:
+        return from_section(cls, section, "thermo.dft_check", error=ValueError)
+
+
+@dataclass
+class GateVerdict:
+    """A gate's decision: ``verdict`` and the problems (one sentence each, naming numbers)."""
+
+    verdict: str
+    problems: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict != PASSED
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge_dft_check(
+    dp_eV_per_site: Sequence[float],
+    dft_eV_per_site: Sequence[float],
+    li_fraction: Sequence[float],
+    index: Sequence[int],
+    n_expected: int,
+    settings: DFTCheckSettings,
+) -> GateVerdict:
+    """The DFT check's verdict on the formation energies DFT could compute.
+
+    Parameters
+    ----------
+    dp_eV_per_site, dft_eV_per_site:
+        DP (model 0) and DFT formation energies per site of the computed structures.
+    li_fraction, index:
+        Their Li fractions and ordering indices (to name the worst one).
+    n_expected:
+        Structures the check selected (the x = 1 end member and the orderings); fewer computed
+        is a failure (a DFT that did not finish is no evidence the potential is right).
+    settings:
+        Tolerance and action.
+
+    Returns the verdict with its numbers: ``mae_eV_per_site``, ``n_computed``, ``n_expected``
+    and the ``worst`` structure (index, x, DP, DFT, error).
+    """
+    dp = np.asarray(dp_eV_per_site, dtype=float)
+    dft = np.asarray(dft_eV_per_site, dtype=float)
+    err = dp - dft
+    key = "thermo.dft_check.max_mae_eV_per_site"
+    tol = settings.max_mae_eV_per_site
+    numbers: dict[str, Any] = {
+        "max_mae_eV_per_site": tol,
+        "action": settings.action,
+        "n_expected": int(n_expected),
+        "n_computed": len(err),
+        "mae_eV_per_site": float(np.mean(np.abs(err))) if len(err) else None,
+        "worst": None,
+    }
+    problems = []
+    if len(err) < n_expected or not len(err):
+        problems.append(
+            f"DFT formation energies for only {len(err)} of the {n_expected} selected "
+            "structures (see the DFT failures): too few to check the potential"
+        )
+    if len(err):
+        w = int(np.argmax(np.abs(err)))
+        numbers["worst"] = {
+            "index": int(index[w]),
+            "li_fraction": float(li_fraction[w]),
+            "dp_formation_energy_eV_per_site": float(dp[w]),
+            "dft_formation_energy_eV_per_site": float(dft[w]),
+            "error_eV_per_site": float(err[w]),
+        }
+        mae = numbers["mae_eV_per_site"]
+        if not mae <= tol:
+            problems.append(
+                f"DP vs DFT formation energies: MAE {mae:.4f} eV/site over {len(err)} "
+                f"structures exceeds {key} = {tol:g} eV/site; worst: ordering {index[w]} "
+                f"(x = {li_fraction[w]:.3f}) DP {dp[w]:+.4f} vs DFT {dft[w]:+.4f} eV/site"
+            )
+    return GateVerdict(_verdict(problems, settings.action), problems, numbers)
+
+
+# -- OCV identity -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OCVIdentitySettings:
+    """``thermo.ocv_identity``: how far ∫₀¹ OCV dx may be from −ΔE_f(x = 1)/e.
+
+    Parameters
+    ----------
+    tolerance_V:
+        Largest allowed |∫₀¹ OCV dx + [ΔE_f(1) − ΔE_f(0)]/e|, V, at every temperature.
+    action:
+        ``error`` stops the chain on a violation; ``warn`` logs, records and goes on.
+    """
+
+    tolerance_V: float = default("thermo.ocv_identity.tolerance_V")
+    action: str = default("thermo.ocv_identity.action")
+
+    def __post_init__(self) -> None:
+        _check_action("thermo.ocv_identity.action", self.action)
+        if not self.tolerance_V > 0:
+            raise ValueError(
+                f"thermo.ocv_identity.tolerance_V: must be > 0 V, got {self.tolerance_V}"
+            )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> OCVIdentitySettings:
+        return from_section(cls, section, "thermo.ocv_identity", error=ValueError)
+
+
+def _mixing(x: Any) -> Any:
+    """S(x) = x ln x + (1 − x) ln(1 − x), with S(0) = S(1) = 0."""
+    x = np.asarray(x, dtype=float)
+    return np.where(x > 0, x * np.log(np.where(x > 0, x, 1.0)), 0.0) + np.where(
+        x < 1, (1 - x) * np.log(np.where(x < 1, 1 - x, 1.0)), 0.0
+    )
+
+
+def ocv_integral_V(x: np.ndarray, ocv_V: np.ndarray, temperature_K: float) -> tuple[float, float]:
+    """∫₀¹ OCV(x) dx (V) from a table on x_min..x_max, with closed-form tails.
+
+    Inside the table: the trapezoid rule. Below x_min and above x_max the lattice gas is dilute
+    (in Li, in vacancies): μ = kT ln(x/(1 − x)) + g(x), the ideal term carrying the
+    logarithmic divergence, and the non-ideal remainder g continued linearly from the table's
+    first (last) two points. To leading order that is μ(x) ≈ μ(x_min) + kT ln(x/x_min), and
+    it is exact for a regular solution. With S(x) = x ln x + (1 − x) ln(1 − x):
+
+        ∫₀^a μ dx = kT S(a) + a g(a) − g′(a) a²/2,
+        ∫_b^1 μ dx = −kT S(b) + (1 − b) g(b) + g′(b) (1 − b)²/2.
+
+    Returns (the integral, the tails' part of it), both in V (OCV = −μ/e).
+    """
+    x = np.asarray(x, dtype=float)
+    mu = -np.asarray(ocv_V, dtype=float)
+    if x.ndim != 1 or mu.shape != x.shape or len(x) < 3:
+        raise ValueError(
+            f"need one x grid and one OCV row of >= 3 points, got {x.shape}, {mu.shape}"
+        )
+    if not (0 < x[0] and x[-1] < 1 and np.all(np.diff(x) > 0)):
+        raise ValueError("the x grid must increase strictly inside (0, 1)")
+    kT = BOLTZMANN_eV_K * float(temperature_K)
+    g = mu - kT * np.log(x / (1 - x))
+    a, b = x[0], x[-1]
+    slope_lo = (g[1] - g[0]) / (x[1] - x[0])
+    slope_hi = (g[-1] - g[-2]) / (x[-1] - x[-2])
+    lower = kT * _mixing(a) + a * g[0] - slope_lo * a**2 / 2
+    upper = -kT * _mixing(b) + (1 - b) * g[-1] + slope_hi * (1 - b) ** 2 / 2
+    inner = float(np.sum(0.5 * (mu[1:] + mu[:-1]) * np.diff(x)))
+    return -(inner + lower + upper), -float(lower + upper)
+
+
+@dataclass
+class OCVIdentity:
+    """∫₀¹ OCV dx against −[ΔE_f(1) − ΔE_f(0)]/e per temperature, and the verdict."""
+
+    temperature_K: np.ndarray
+    integral_V: np.ndarray  # ∫₀¹ OCV dx with the tails
+    tails_V: np.ndarray  # the tails' part of it
+    expected_V: float  # −[ΔE_f(1) − ΔE_f(0)]/e
+    end_formation_eV_per_site: tuple[float, float]  # ΔE_f at x = 0 and x = 1
+    tolerance_V: float
+    action: str
+    verdict: GateVerdict
+
+    @property
+    def difference_V(self) -> np.ndarray:
+        return self.integral_V - self.expected_V
+
+
+def end_member_formation_energies(
+    hull_x: np.ndarray, hull_formation_eV_per_site: np.ndarray
+) -> tuple[float, float]:
+    """ΔE_f (eV/site) of the x = 0 and x = 1 vertices of the T = 0 hull (the ordered end
+    members f(x, T) must reach)."""
+    hx = np.asarray(hull_x, dtype=float)
+    he = np.asarray(hull_formation_eV_per_site, dtype=float)
+    ends = []
+    for v in (0.0, 1.0):
+        k = np.flatnonzero(np.isclose(hx, v, atol=1e-9))
+        if not len(k):
+            raise ValueError(f"the hull has no vertex at x = {v:g} (vertices at {hx.tolist()})")
+        ends.append(float(he[k[0]]))
+    return ends[0], ends[1]
+
+
+def ocv_identity(
+    x: np.ndarray,
+    ocv_V: np.ndarray,
+    temperature_K: Sequence[float],
+    end_formation_eV_per_site: tuple[float, float],
+    settings: OCVIdentitySettings,
+) -> OCVIdentity:
+    """Check ∫₀¹ OCV dx = −[ΔE_f(1) − ΔE_f(0)]/e at every tabulated temperature.
+
+    Parameters
+    ----------
+    x:
+        The grid (n_x,), inside (0, 1).
+    ocv_V:
+        OCV vs Li/Li⁺ (n_T, n_x), V: −μ/e with μ = ∂f/∂x.
+    temperature_K:
+        The temperatures of the rows (K).
+    end_formation_eV_per_site:
+        Formation energies per site of the x = 0 and x = 1 end members (eV/site).
+    settings:
+        Tolerance and action.
+    """
+    temps = np.atleast_1d(np.asarray(temperature_K, dtype=float))
+    ocv = np.atleast_2d(np.asarray(ocv_V, dtype=float))
+    if ocv.shape[0] != len(temps):
+        raise ValueError(f"{ocv.shape[0]} OCV rows for {len(temps)} temperatures")
+    rows = [ocv_integral_V(x, row, t) for row, t in zip(ocv, temps, strict=True)]
+    integral = np.array([r[0] for r in rows])
+    tails = np.array([r[1] for r in rows])
+    e0, e1 = (float(e) for e in end_formation_eV_per_site)
+    expected = -(e1 - e0)
+    diff = integral - expected
+    tol = settings.tolerance_V
+    problems = [
+        f"T = {t:g} K: ∫₀¹ OCV dx = {i:+.4f} V (tails {tl:+.4f} V) but −[ΔE_f(1) − ΔE_f(0)]/e "
+        f"= {expected:+.4f} V (ΔE_f(1) = {e1:+.4f}, ΔE_f(0) = {e0:+.4f} eV/site): difference "
+        f"{d:+.4f} V exceeds thermo.ocv_identity.tolerance_V = {tol:g} V"
+        for t, i, tl, d in zip(temps, integral, tails, diff, strict=True)
+        if not abs(d) <= tol
+    ]
+    numbers = {
+        "max_abs_difference_V": float(np.max(np.abs(diff))),
+        "tolerance_V": tol,
+        "action": settings.action,
+    }
+    return OCVIdentity(
+        temperature_K=temps,
+        integral_V=integral,
+        tails_V=tails,
+        expected_V=expected,
+        end_formation_eV_per_site=(e0, e1),
+        tolerance_V=tol,
+        action=settings.action,
+        verdict=GateVerdict(_verdict(problems, settings.action), problems, numbers),
+    )
+
+
+def enforce(verdict: GateVerdict, what: str, allow_hint: str) -> None:
+    """Log the verdict; raise :class:`ThermoGateError` when it is ``failed``.
+
+    ``what`` names the check in the message; ``allow_hint`` says which key allows it.
+    """
+    if verdict.verdict == PASSED:
+        log.info("%s passed: %s", what, verdict.numbers)
+        return
+    for p in verdict.problems:
+        log.warning("%s: %s", what, p)
+    if verdict.verdict == ALLOWED:
+        log.warning("%s failed, allowed by config (%s); the chain goes on", what, allow_hint)
+        return
+    raise ThermoGateError(
+        f"{what} failed: " + "; ".join(verdict.problems) + f". To go on anyway set {allow_hint}.",
+        verdict.as_dict(),
+    )

@@ -1,0 +1,279 @@
+"""The thermo gates (ionscale.thermo.gates): the DFT check and the OCV identity stop the chain.
+
+The decisions are tested on given arrays and on analytic free energies (the regular solution,
+whose ∫₀¹ OCV dx is known in closed form); the DFT gate once more with a real, deliberately
+undertrained DeePMD potential against real GPAW (engine).
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from ionscale.thermo.gates import (
+    ALLOWED,
+    FAILED,
+    PASSED,
+    DFTCheckSettings,
+    OCVIdentitySettings,
+    ThermoGateError,
+    end_member_formation_energies,
+    enforce,
+    judge_dft_check,
+    ocv_identity,
+    ocv_integral_V,
+)
+from ionscale.units import BOLTZMANN_eV_K
+
+GRID = np.linspace(0.02, 0.98, 481)
+
+
+def sub_regular(x, temperature_K, omega0, omega1, e_end):
+    """f = x(1−x)[Ω₀ + Ω₁(2x−1)] + x ΔE + kT[x ln x + (1−x) ln(1−x)] (Redlich–Kister, two
+    terms): (f eV/site, μ = ∂f/∂x eV). f(0) = 0, f(1) = ΔE; Ω₁ breaks the x ↔ 1 − x symmetry
+    that would let the trapezoid errors of the two halves cancel."""
+    kT = BOLTZMANN_eV_K * temperature_K
+    f = (
+        x * (1 - x) * (omega0 + omega1 * (2 * x - 1))
+        + x * e_end
+        + kT * (x * np.log(x) + (1 - x) * np.log(1 - x))
+    )
+    mu = omega0 * (1 - 2 * x) + omega1 * (-6 * x**2 + 6 * x - 1) + e_end + kT * np.log(x / (1 - x))
+    return f, mu
+
+
+# -- DFT check: the decision on given arrays -------------------------------------------------
+def test_dft_gate_passes_within_the_tolerance():
+    dp, dft = np.array([-0.10, 0.02, -0.20]), np.array([-0.11, 0.03, -0.19])
+    v = judge_dft_check(dp, dft, [0.5, 0.25, 1.0], [3, 1, 0], 3, DFTCheckSettings())
+    assert v.verdict == PASSED and not v.problems
+    assert v.numbers["mae_eV_per_site"] == pytest.approx(0.01)
+    enforce(v, "thermo DFT check", "thermo.dft_check.action: warn")  # does not raise
+
+
+def test_dft_gate_error_names_mae_tolerance_and_worst_ordering():
+    # the issue's four orderings: DP vs GPAW formation energies (eV/site)
+    dp = np.array([-0.598, -0.584, -0.304, -0.066])
+    dft = np.array([0.110, 0.071, 0.127, -0.207])
+    x, idx = [0.25, 0.4, 0.8, 1.0], [12, 30, 41, 0]
+    settings = DFTCheckSettings(max_mae_eV_per_site=0.025, action="error")
+    v = judge_dft_check(dp, dft, x, idx, 4, settings)
+    assert v.verdict == FAILED
+    mae = np.mean(np.abs(dp - dft))
+    assert v.numbers["mae_eV_per_site"] == pytest.approx(mae)
+    assert v.numbers["worst"]["index"] == 12  # |−0.598 − 0.110| is the largest error
+    with pytest.raises(ThermoGateError) as err:
+        enforce(v, "thermo DFT check", "thermo.dft_check.action: warn")
+    msg = str(err.value)
+    assert f"MAE {mae:.4f} eV/site" in msg
+    assert "thermo.dft_check.max_mae_eV_per_site = 0.025 eV/site" in msg
+    assert "ordering 12 (x = 0.250) DP -0.5980 vs DFT +0.1100 eV/site" in msg
+    assert "thermo.dft_check.action: warn" in msg
+    assert err.value.record["numbers"]["mae_eV_per_site"] == pytest.approx(mae)
+
+
+def test_dft_gate_allowed_by_config_goes_on_and_says_so():
+    settings = DFTCheckSettings(max_mae_eV_per_site=0.025, action="warn")
+    v = judge_dft_check([0.5], [-0.5], [1.0], [0], 1, settings)
+    assert v.verdict == ALLOWED and v.problems
+    enforce(v, "thermo DFT check", "thermo.dft_check.action: warn")  # logs, does not raise
+
+
+@pytest.mark.parametrize("n_computed", [0, 2])
+def test_dft_gate_fails_when_dft_computed_too_few(n_computed):
+    dp = np.zeros(n_computed)  # perfect agreement on what was computed
+    v = judge_dft_check(dp, dp, [0.5] * n_computed, range(n_computed), 3, DFTCheckSettings())
+    assert v.verdict == FAILED
+    assert f"only {n_computed} of the 3 selected" in v.problems[0]
+
+
+def test_gate_settings_name_their_keys():
+    with pytest.raises(ValueError, match=r"thermo\.dft_check\.action"):
+        DFTCheckSettings(action="ignore")
+    with pytest.raises(ValueError, match=r"thermo\.ocv_identity\.tolerance_V"):
+        OCVIdentitySettings(tolerance_V=0.0)
+
+
+# -- OCV identity --------------------------------------------------------------------------------
+@pytest.mark.parametrize("temperature_K", [250.0, 300.0, 600.0])
+@pytest.mark.parametrize(
+    ("omega0", "omega1", "e_end"),
+    [(0.0, 0.0, -0.1), (0.1, 0.0, -0.1), (0.12, 0.08, -0.094), (-0.05, -0.2, 0.05)],
+)
+def test_ocv_integral_of_a_regular_solution_is_minus_its_end_energy(
+    temperature_K, omega0, omega1, e_end
+):
+    _, mu = sub_regular(GRID, temperature_K, omega0, omega1, e_end)
+    integral, tails = ocv_integral_V(GRID, -mu, temperature_K)
+    assert integral == pytest.approx(-e_end, abs=1e-4)
+    # the tails are of order x_min·(μ ± kT): present, but not what makes the identity hold
+    assert 0 < abs(tails) < 0.05
+
+
+def test_ocv_integral_on_a_coarse_asymmetric_grid():
+    x = np.linspace(0.01, 0.95, 181)
+    _, mu = sub_regular(x, 300.0, 0.1, 0.1, -0.2)
+    assert ocv_integral_V(x, -mu, 300.0)[0] == pytest.approx(0.2, abs=1e-4)
+
+
+def test_ocv_identity_holds_for_an_f_that_honours_its_end_points():
+    temps = [280.0, 300.0, 320.0]
+    ocv = np.array([-sub_regular(GRID, t, 0.12, 0.05, -0.094)[1] for t in temps])
+    hull_x, hull_e = np.array([0.0, 0.5, 1.0]), np.array([0.0, -0.02, -0.094])
+    ends = end_member_formation_energies(hull_x, hull_e)
+    res = ocv_identity(GRID, ocv, temps, ends, OCVIdentitySettings())
+    assert res.verdict.verdict == PASSED
+    assert res.expected_V == pytest.approx(0.094)
+    np.testing.assert_allclose(res.difference_V, 0.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("shift_eV", [0.03, -0.03])
+def test_ocv_identity_catches_an_f_that_misses_its_end_point(shift_eV):
+    """The μ table integrates to f(1) = ΔE + shift, but the hull says ΔE: caught, both named."""
+    ocv = -sub_regular(GRID, 300.0, 0.12, 0.05, -0.094 + shift_eV)[1][None, :]
+    settings = OCVIdentitySettings(tolerance_V=0.015, action="error")
+    res = ocv_identity(GRID, ocv, [300.0], (0.0, -0.094), settings)
+    assert res.verdict.verdict == FAILED
+    assert res.difference_V[0] == pytest.approx(-shift_eV, abs=1e-4)
+    with pytest.raises(ThermoGateError) as err:
+        enforce(res.verdict, "OCV identity", "thermo.ocv_identity.action: warn")
+    msg = str(err.value)
+    assert f"= {res.integral_V[0]:+.4f} V" in msg and "= +0.0940 V" in msg
+    assert "thermo.ocv_identity.tolerance_V = 0.015 V" in msg
+    allowed = ocv_identity(GRID, ocv, [300.0], (0.0, -0.094), OCVIdentitySettings(action="warn"))
+    assert allowed.verdict.verdict == ALLOWED
+
+
+def test_free_energy_rule_check_stops_before_writing_and_records_when_allowed(tmp_path):
+    """check_ocv_identity as run_free_energy calls it: raises on a violation; with warn its
+    numbers go to free_energy.h5 under fit/ocv_identity with units."""
+    from ionscale.io import Quantity, read_quantity, write_h5
+    from ionscale.provenance import Provenance
+    from ionscale.thermo.free_energy import check_ocv_identity
+    from ionscale.thermo.io import ocv_identity_datasets
+
+    temps = np.array([300.0])
+    mu = sub_regular(GRID, 300.0, 0.1, 0.0, -0.05)[1][None, :]
+    res = SimpleNamespace(x=GRID, mu=mu, temperature_K=temps)
+    hull_x, hull_e = np.array([0.0, 1.0]), np.array([0.0, -0.094])  # f(1) off by 44 meV
+    thermo = {"ocv_identity": {"tolerance_V": 0.015, "action": "error"}}
+    with pytest.raises(ThermoGateError, match="OCV identity failed"):
+        check_ocv_identity(res, hull_x, hull_e, thermo)
+    thermo["ocv_identity"]["action"] = "warn"
+    identity = check_ocv_identity(res, hull_x, hull_e, thermo)
+    path = tmp_path / "fe.h5"
+    datasets: dict[str, Quantity] = ocv_identity_datasets(identity)
+    write_h5(path, datasets, Provenance("thermo"))
+    assert read_quantity(path, "fit/ocv_identity/verdict").value == ALLOWED.encode()
+    diff = read_quantity(path, "fit/ocv_identity/difference_V")
+    assert diff.units == "V" and diff.value[0] == pytest.approx(0.05 - 0.094, abs=1e-4)
+    assert read_quantity(path, "fit/ocv_identity/tolerance_V").value == 0.015
+
+
+def test_end_members_come_from_the_hull_vertices():
+    assert end_member_formation_energies([0.0, 0.5, 1.0], [0.01, -0.1, -0.2]) == (0.01, -0.2)
+    with pytest.raises(ValueError, match="no vertex at x = 1"):
+        end_member_formation_energies([0.0, 0.5], [0.0, -0.1])
+
+
+# -- the DFT gate with a real undertrained potential and real GPAW --------------------------------
+@pytest.mark.engine
+@pytest.mark.slow
+def test_dft_check_stops_an_undertrained_potential(tiny_dp, tmp_path):
+    """The tiny test ensemble (300 DeePMD steps) against GPAW: the rule's function raises with
+    the MAE and the tolerance and writes nothing; with action warn it writes the JSON with the
+    verdict and the same numbers."""
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import lic6_aa
+    from ionscale.settings import section_defaults
+    from ionscale.thermo.atomistic import RelaxSettings
+    from ionscale.thermo.io import write_orderings
+    from ionscale.thermo.stage import HostLattice, compute_orderings, run_dft_check
+
+    host = HostLattice(lic6_aa(), "Li", "LiC6 prototype")
+    relax = RelaxSettings(fmax_eV_A=0.1, max_steps=15, relax_cell=False)
+    orderings = compute_orderings(host, [str(m) for m in tiny_dp], 2, 0, 3.44, relax)
+    h5, lattice, relaxed = (tmp_path / p for p in ("o.h5", "lattice.extxyz", "relaxed.extxyz"))
+    write_orderings(orderings, h5, lattice, relaxed, None, Provenance("thermo"), host)
+    # the physics the ensemble was trained on (tests/_lixc6.py: PBE, 300 eV, no dispersion)
+    calc = section_defaults("reference.calculator") | {
+        "cutoff_eV": 300,
+        "kpoint_density_per_A": 1.5,
+        "dispersion": "none",
+        "scf_energy_tolerance_eV": 1e-4,
+    }
+    inputs = {"h5": str(h5), "relaxed": str(relaxed)}
+
+    def run(action: str, out_dir: str) -> dict:
+        cfg = {
+            "reference": {"mobile_species": "Li"},
+            "thermo": {
+                "dft_check": {"n_structures": 1, "max_mae_eV_per_site": 0.025, "action": action}
+            },
+        }
+        out = {"json": str(tmp_path / out_dir / "dft_check.json"),
+               "plot": str(tmp_path / out_dir / "dft_check.png")}  # fmt: skip
+        run_dft_check(cfg, calc, inputs, out, Provenance("thermo"), tmp_path / out_dir / "work")
+        return out
+
+    with pytest.raises(ThermoGateError) as err:
+        run("error", "error")
+    record = err.value.record
+    mae = record["numbers"]["mae_eV_per_site"]
+    assert record["numbers"]["n_computed"] == record["numbers"]["n_expected"] == 2
+    assert mae > 0.025  # the premise: an undertrained potential is not DFT
+    msg = str(err.value)
+    assert f"MAE {mae:.4f} eV/site" in msg
+    assert "thermo.dft_check.max_mae_eV_per_site = 0.025 eV/site" in msg
+    worst = record["numbers"]["worst"]
+    assert f"DP {worst['dp_formation_energy_eV_per_site']:+.4f}" in msg
+    assert f"DFT {worst['dft_formation_energy_eV_per_site']:+.4f}" in msg
+    assert not (tmp_path / "error" / "dft_check.json").exists()  # a failed gate writes nothing
+
+    out = run("warn", "warn")
+    summary = json.loads(open(out["json"]).read())
+    assert summary["verdict"] == ALLOWED
+    assert summary["max_mae_eV_per_site"] == 0.025 and summary["action"] == "warn"
+    assert summary["mae_eV_per_site"] == pytest.approx(mae, rel=1e-6)
+    errors = [r["dp_formation_energy_eV_per_site"] - r["dft_formation_energy_eV_per_site"]
+              for r in summary["structures"]]  # fmt: skip
+    assert summary["mae_eV_per_site"] == pytest.approx(np.mean(np.abs(errors)))
+
+
+# -- the chain waits for the gates ----------------------------------------------------------------
+def _rule_edges(tmp_path, **thermo_changes) -> set[tuple[str, str]]:
+    import re
+
+    import yaml
+    from conftest import ROOT, run_snakemake
+
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    raw["thermo"]["dft_check"].update(thermo_changes)
+    tmp_path.mkdir()
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    proc = run_snakemake("--rulegraph", "--configfile", str(cfg), workdir=tmp_path)
+    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', proc.stdout, flags=re.M))
+    edges = re.findall(r"^\s*(\d+) -> (\d+)", proc.stdout, flags=re.M)
+    return {(names[a], names[b]) for a, b in edges}
+
+
+def test_handoff_waits_for_the_dft_check_when_it_is_enabled(tmp_path):
+    """thermo_dft_check → handoff_parameters (which phasefield, fem and the surrogates need):
+    a failed check, which writes no dft_check.json, stops them; disabled, nothing waits."""
+    edges = _rule_edges(tmp_path / "on", enabled=True)
+    assert ("thermo_dft_check", "handoff_parameters") in edges
+    downstream, todo = set(), ["thermo_dft_check"]
+    while todo:
+        rule = todo.pop()
+        for a, b in edges:
+            if a == rule and b not in downstream:
+                downstream.add(b)
+                todo.append(b)
+    for stage in ("phasefield", "fem", "surrogate"):
+        assert any(r.startswith(stage) for r in downstream), (stage, sorted(downstream))
+    off = _rule_edges(tmp_path / "off", enabled=False)
+    assert not any("thermo_dft_check" in e for e in off)
