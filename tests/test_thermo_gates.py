@@ -277,3 +277,21 @@ def test_handoff_waits_for_the_dft_check_when_it_is_enabled(tmp_path):
         assert any(r.startswith(stage) for r in downstream), (stage, sorted(downstream))
     off = _rule_edges(tmp_path / "off", enabled=False)
     assert not any("thermo_dft_check" in e for e in off)
+
+
+def test_dft_check_takes_only_orderings_no_round_trained_on():
+    from ionscale.active import held_out
+    from ionscale.config import validate_config
+    from ionscale.thermo.energies import held_out_orderings
+
+    cfg = validate_config({"seed": 5})
+    ids = np.array([f"ord{k:05d}" for k in range(40)])
+    arrays = {"ordering_id": ids, "n_sites": np.array([1, 2, 3, 4, 5, 6] * 6 + [1, 2, 3, 4])}
+    assert held_out_orderings(cfg, arrays) is None  # no loop over orderings: all eligible
+    cfg["active_learning"]["rounds"] = 2
+    cfg["active_learning"]["orderings"].update(n_frames=3, max_supercell_size=4)
+    got = held_out_orderings(cfg, arrays)
+    frac = cfg["active_learning"]["orderings"]["held_out_fraction"]
+    for i, s, g in zip(ids, arrays["n_sites"], got, strict=True):
+        assert g == (s > 4 or held_out(i, frac, 5))
+    assert got.any() and not got.all()

@@ -51,6 +51,8 @@ def dft_spot_check(
     n_structures: int,
     workdir: str | Path,
     txt: Any = None,
+    host: tuple[Atoms, float] | None = None,
+    eligible: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """DP vs DFT formation energies of the selected orderings.
 
@@ -65,6 +67,15 @@ def dft_spot_check(
         DP-relaxed bcc Li cell (the metal reference).
     calculator_config:
         The ``reference.calculator`` config section.
+    host:
+        The DP-relaxed host structure that is x = 0 of ``orderings`` (graphite: AB) and its
+        formula units of one site; DFT then refers its formation energies to the same
+        structure, and the empty lattice cell becomes a row of its own (its formation energy
+        is the stacking energy the free energy's host-phase envelope rests on). None: x = 0 is
+        the empty lattice cell.
+    eligible:
+        Orderings that may be chosen (the ones never in the training data: the held-out share
+        of the active-learning loop over orderings); None: all.
 
     Returns a JSON-ready summary: the number of structures selected (``n_selected``: the x = 1
     end member and the orderings); per structure computed DP and DFT formation energies
@@ -77,12 +88,15 @@ def dft_spot_check(
     x = np.asarray(orderings["li_fraction"], dtype=float)
     n_sites = np.asarray(orderings["n_sites"], dtype=int)
     settings = CalculatorSettings.from_config(calculator_config)
+    excluded = np.asarray(orderings["failed"]).astype(bool)
+    if eligible is not None:
+        excluded = excluded | ~np.asarray(eligible, dtype=bool)
     chosen = select_for_dft(
         x,
         n_sites,
         np.asarray(orderings["on_hull"]),
         np.asarray(orderings["e_above_hull_eV_per_site"]),
-        np.asarray(orderings["failed"]),
+        excluded,
         n_structures,
     )
     ends = [int(np.flatnonzero((x == v) & (n_sites == n_sites.min()))[0]) for v in (0.0, 1.0)]
@@ -94,6 +108,10 @@ def dft_spot_check(
     m = metal.copy()
     m.info = {"frame_id": "li-metal", "config_type": "li_metal", "li_fraction": float("nan")}
     frames.append(m)
+    if host is not None:
+        h = host[0].copy()
+        h.info = {"frame_id": "host", "config_type": "host", "li_fraction": 0.0}
+        frames.append(h)
     validate_calculator_settings(settings, frames[0])
     log.info(
         "DFT (%s) on %d frames: orderings %s + end members + bcc Li",
@@ -104,17 +122,22 @@ def dft_spot_check(
     result = label_frames(frames, settings, workdir, txt)
     energy = {a.info["frame_id"]: a.get_potential_energy() for a in result.labelled}
     failures = [f.as_dict() for f in result.failures]
-    needed = [f"ordering-{ends[0]}", "li-metal"]
+    needed = ["host" if host is not None else f"ordering-{ends[0]}", "li-metal"]
     missing = [k for k in needed if k not in energy]
     if missing:
         raise RuntimeError(
             f"DFT spot check: the reference frame(s) {missing} failed, so no DFT formation "
             f"energies can be formed: {failures}"
         )
-    host_e = energy[f"ordering-{ends[0]}"] / n_sites[ends[0]]
+    if host is not None:
+        host_e = energy["host"] / host[1]
+        compared = [ends[0], ends[1], *chosen]  # the empty lattice cell: the stacking energy
+    else:
+        host_e = energy[f"ordering-{ends[0]}"] / n_sites[ends[0]]
+        compared = [ends[1], *chosen]
     mu_li = energy["li-metal"] / len(metal)
     rows = []
-    for i in [ends[1], *chosen]:
+    for i in compared:
         key = f"ordering-{i}"
         if key not in energy:
             continue
@@ -136,7 +159,9 @@ def dft_spot_check(
     err = np.array([r["error_eV_per_site"] for r in rows])
     return {
         "calculator": settings.name,
-        "n_selected": 1 + len(chosen),
+        "n_selected": len(compared),
+        "x0_reference": "host structure" if host is not None else "empty lattice cell",
+        "held_out_only": eligible is not None,
         "structures": rows,
         "mae_eV_per_site": float(np.mean(np.abs(err))) if len(err) else None,
         "rmse_eV_per_site": float(np.sqrt(np.mean(err**2))) if len(err) else None,

@@ -38,7 +38,12 @@ from ionscale.thermo.atomistic import (
 )
 from ionscale.thermo.cluster_expansion import CESettings, fit_cluster_expansion
 from ionscale.thermo.hull import formation_energies
-from ionscale.thermo.io import read_orderings_for_dft_check, read_orderings_for_fit, write_orderings
+from ionscale.thermo.io import (
+    read_host_for_dft_check,
+    read_orderings_for_dft_check,
+    read_orderings_for_fit,
+    write_orderings,
+)
 from ionscale.thermo.results import HostReference, Orderings
 from ionscale.thermo.settings import host_from_config, host_reference_from_config, relax_settings
 from ionscale.thermo.structures import (
@@ -333,6 +338,30 @@ def run_cluster_expansion(
 
 
 # -- DFT spot check -----------------------------------------------------------------------------
+def held_out_orderings(
+    cfg: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+) -> np.ndarray | None:
+    """Which orderings no active-learning round could have trained on (None: all, when the
+    loop over orderings is off): the seeded held-out share
+    (:func:`ionscale.active.held_out`) and those in cells larger than the loop enumerates
+    (ordering ids are icet's enumeration order, size by size, so they agree for the sizes both
+    enumerate)."""
+    from ionscale.active import OrderingSettings, held_out
+
+    al = cfg.get("active_learning")
+    if not al or not al["rounds"] or not al["orderings"]["n_frames"]:
+        return None
+    o = OrderingSettings.from_config(al["orderings"])
+    host = host_from_config(cfg["reference"])
+    size = np.asarray(arrays["n_sites"]) // host.n_sites
+    return np.array(
+        [
+            s > o.max_supercell_size or held_out(str(i), o.held_out_fraction, int(cfg["seed"]))
+            for i, s in zip(arrays["ordering_id"], size, strict=True)
+        ]
+    )
+
+
 def run_dft_check(
     cfg: Mapping[str, Any],
     calculator_cfg: Mapping[str, Any],
@@ -357,9 +386,11 @@ def run_dft_check(
     from ionscale.thermo.structures import bcc_metal
 
     settings = DFTCheckSettings.from_config(cfg["thermo"]["dft_check"])
-    arrays, a_metal = read_orderings_for_dft_check(inputs["h5"])
+    host = read_host_for_dft_check(inputs["h5"])
+    arrays, a_metal = read_orderings_for_dft_check(inputs["h5"], refer_to_host=host is not None)
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
+    eligible = held_out_orderings(cfg, arrays)
     summary = dft_spot_check(
         relaxed,
         arrays,
@@ -367,6 +398,8 @@ def run_dft_check(
         calculator_cfg,
         settings.n_structures,
         workdir,
+        host=host,
+        eligible=eligible,
     )
     rows = summary["structures"]
     if summary["rmse_eV_per_site"] is not None:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -232,16 +232,18 @@ DFT_CHECK_ARRAYS = (
 )
 
 
-def read_orderings_for_dft_check(h5_path: str | Path) -> tuple[dict[str, np.ndarray], float]:
-    """The per-ordering arrays of :data:`DFT_CHECK_ARRAYS` and the relaxed bcc Li lattice
-    constant (Å) from orderings.h5.
+def read_orderings_for_dft_check(
+    h5_path: str | Path, refer_to_host: bool = False
+) -> tuple[dict[str, np.ndarray], float]:
+    """The per-ordering arrays of :data:`DFT_CHECK_ARRAYS` (plus ``ordering_id``, str) and the
+    relaxed bcc Li lattice constant (Å) from orderings.h5.
 
-    The DFT spot check forms each method's formation energies from its own end members, the
-    empty lattice cell among them, so ``formation_energy_eV_per_site`` comes back referred to
-    the empty lattice cell: when x = 0 of orderings.h5 is a separate host structure, the empty
-    lattice cell's formation energy (model 0; graphite: the stacking energy) is subtracted
-    (files without ``reference/empty_lattice_formation_energy_eV_per_site`` are returned as
-    they are).
+    ``formation_energy_eV_per_site`` comes back against the reference the DFT check forms its
+    own from: with ``refer_to_host`` as stored (x = 0 is the relaxed host structure, which the
+    check recomputes: :func:`read_host_for_dft_check`); otherwise against the empty lattice
+    cell: when x = 0 of orderings.h5 is a separate host structure, the empty lattice cell's
+    formation energy (model 0; graphite: the stacking energy) is subtracted (files without
+    ``reference/empty_lattice_formation_energy_eV_per_site`` are returned as they are).
     """
     import h5py
 
@@ -249,11 +251,35 @@ def read_orderings_for_dft_check(h5_path: str | Path) -> tuple[dict[str, np.ndar
     name = "reference/empty_lattice_formation_energy_eV_per_site"
     with h5py.File(h5_path, "r") as h5:
         has_offset = name in h5
-    if has_offset:
+        if "ordering_id" in h5:
+            arrays["ordering_id"] = np.array([v.decode() for v in h5["ordering_id"][()]])
+    if has_offset and not refer_to_host:
         offset = float(np.atleast_1d(read_quantity(h5_path, name).value)[0])
         arrays["formation_energy_eV_per_site"] = arrays["formation_energy_eV_per_site"] - offset
     a_metal = float(read_quantity(h5_path, "reference/li_metal_lattice_constant_A").value)
     return arrays, a_metal
+
+
+def read_host_for_dft_check(h5_path: str | Path) -> tuple[Any, float] | None:
+    """The relaxed host structure that is x = 0 of orderings.h5 (model 0's geometry) and its
+    framework formula units of one site per cell; None when x = 0 is the empty lattice cell
+    (or the file predates the host reference)."""
+    import h5py
+    from ase import Atoms
+
+    with h5py.File(h5_path, "r") as h5:
+        ref = h5["reference/x0_reference"][()] if "reference/x0_reference" in h5 else b""
+        if (ref.decode() if isinstance(ref, bytes) else str(ref)) != "host structure":
+            return None
+        g = h5["reference/host"]
+        atoms = Atoms(
+            numbers=g["atomic_numbers"][()],
+            positions=g["positions_A"][()],
+            cell=g["cell_A"][()],
+            pbc=True,
+        )
+        units = float(np.atleast_1d(g["formula_units_per_cell"][()])[0])
+    return atoms, units
 
 
 # -- mc/T{T}K.h5 --------------------------------------------------------------------------------

@@ -91,7 +91,12 @@ rule thermo_dft_check:
         runtime=120,
     params:
         config=stage_config(
-            *THERMO_HOST_KEYS, "reference.calculator", "thermo.dft_check"
+            *THERMO_HOST_KEYS,
+            "reference.calculator",
+            "thermo.dft_check",
+            "seed",
+            "active_learning.rounds",
+            "active_learning.orderings",
         ),
         workdir=f"{THERMO}/dft_work",
     script:
