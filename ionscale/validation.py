@@ -165,6 +165,14 @@ def _thermo(cfg: Mapping[str, Any], root: Path) -> None:
     check_settings(cfg["thermo"])
 
 
+def _named(key: str, build: Callable[[], Any]) -> Any:
+    """``build()``, its ValueError prefixed with ``key``."""
+    try:
+        return build()
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
 def _thermo_structures(cfg: Mapping[str, Any], root: Path) -> None:
     """The x = 0 reference (``reference.host``) is the lithiated host's framework without the
     mobile species, and ``thermo.relax.relax_cell: "c"`` has layers in the xy plane to strain
@@ -183,6 +191,15 @@ def _thermo_structures(cfg: Mapping[str, Any], root: Path) -> None:
     if mode == "c":
         name = f"reference.structure ({host.source})"
         checks.append(lambda: check_layers_in_xy(host.primitive, name))
+    for n in cfg["thermo"]["orderings"].get("stages", ()):
+        from ionscale.reference.structures import staged_structure
+
+        checks.append(
+            lambda n=n: _named(
+                "thermo.orderings.stages",
+                lambda: staged_structure(host.primitive, int(n), host.mobile_species),
+            )
+        )
     if empty is not None:
         name_empty = f"reference.host ({empty.info['source']})"
         checks.append(lambda: framework_formula_units(empty, host, name_empty))

@@ -725,3 +725,96 @@ def test_orderings_file_with_a_host_reference_round_trips(tmp_path):
     np.testing.assert_allclose(
         read_orderings_for_dft_check(h5)[0]["formation_energy_eV_per_site"], ef[0], atol=1e-12
     )
+
+
+# -- staged compounds: line phases beside the lattice phase -------------------------------------
+def _regular(x, omega=0.12, kT=0.02585):
+    return omega * x * (1 - x) + kT * (x * np.log(x) + (1 - x) * np.log(1 - x))
+
+
+def test_a_line_phase_below_the_lattice_takes_the_common_tangents():
+    from ionscale.thermo.analysis import envelope_with_line_phases
+
+    x = np.linspace(0.02, 0.98, 481)
+    f_l = 0.4 * (x - 0.8) ** 2 - 0.1 * x  # the lattice phase against the host phase
+    mu_l = 0.8 * (x - 0.8) - 0.1
+    d2_l = np.full_like(x, 0.8)
+    # host at (0, 0) and a stage-2 compound at x = 1/2 well below the lattice
+    f, mu, d2f, seg = envelope_with_line_phases(
+        x, f_l, mu_l, d2_l, np.array([0.0, 0.5]), np.array([0.0, -0.06])
+    )
+    assert seg[0][:2] == (0.0, 0.5) and seg[0][2] == pytest.approx(-0.12)
+    assert seg[1][0] == 0.5 and 0.5 < seg[1][1] < 0.98
+    assert np.all(f <= f_l + 1e-12)  # the envelope is never above either phase
+    inside = x < 0.5
+    np.testing.assert_allclose(f[inside], -0.12 * x[inside])
+    np.testing.assert_allclose(mu[inside], -0.12)
+    assert np.all(d2f[x < seg[1][1]] == 0.0)
+    assert seg[1][2] > seg[0][2]  # μ rises: the OCV steps down, LiC12 plateau above LiC6's
+    lattice = x > seg[1][1]
+    np.testing.assert_allclose(f[lattice], f_l[lattice])  # beyond the tangent: the lattice
+    # the tangent touches the lattice where its slope equals the chord's (grid resolution)
+    k = np.flatnonzero(x >= seg[1][1])[0]
+    assert mu_l[k] == pytest.approx(seg[1][2], abs=5e-3)
+
+
+def test_a_line_phase_above_the_lattice_changes_nothing():
+    from ionscale.thermo.analysis import envelope_with_line_phases, regions_with_line_phases
+
+    x = np.linspace(0.02, 0.98, 97)
+    f_l = _regular(x, omega=0.0) - 0.1 * x
+    mu_l = np.gradient(f_l, x)
+    f, mu, _, seg = envelope_with_line_phases(
+        x, f_l, mu_l, np.ones_like(x), np.array([0.5]), np.array([0.0])
+    )
+    assert seg == []
+    np.testing.assert_array_equal(f, f_l)
+    np.testing.assert_array_equal(mu, mu_l)
+    # regions a line phase covers are replaced by it; the others stay
+    assert regions_with_line_phases([(0.1, 0.2, -0.1), (0.6, 0.7, -0.05)], [(0.5, 0.8, -0.07)]) == [
+        (0.1, 0.2, -0.1),
+        (0.5, 0.8, -0.07),
+    ]
+
+
+def test_hull_with_line_phases_flags_the_staged_compound():
+    from ionscale.thermo.hull import hull_with_phases
+
+    x = np.array([0.0, 0.5, 1.0])
+    e = np.array([0.12, -0.03, -0.09])  # the lattice: empty AA cell above AB, LiC6
+    hull, on, host_vertex, above, phase_on = hull_with_phases(
+        x, e, True, np.array([0.5, 1 / 3]), np.array([-0.07, -0.02])
+    )
+    assert host_vertex and phase_on.tolist() == [True, False]
+    assert on.tolist() == [False, False, True]
+    np.testing.assert_allclose(hull.x, [0.0, 0.5, 1.0])
+    assert above[1] == pytest.approx(-0.02 - (-0.07) * (1 / 3) / 0.5)
+
+
+@pytest.mark.engine
+def test_staged_compounds_relax_and_refer_to_the_same_reference(tiny_dp, tmp_path):
+    from ionscale.provenance import Provenance
+    from ionscale.reference.structures import graphite_ab
+    from ionscale.thermo.atomistic import RelaxSettings
+    from ionscale.thermo.io import read_staged, read_staged_structures
+    from ionscale.thermo.stage import compute_orderings, write_orderings
+
+    host = lic6_host()
+    relax = RelaxSettings(fmax_eV_A=0.1, max_steps=15, relax_cell="c")
+    o = compute_orderings(host, [str(m) for m in tiny_dp], 1, 0, 3.44, relax, graphite_ab(), (2,))
+    s = o.staged
+    assert s is not None and s.stage.tolist() == [2] and s.li_fraction.tolist() == [0.5]
+    np.testing.assert_allclose(
+        s.formation_eV_per_site[:, 0],
+        (s.energy_eV[:, 0] - 2 * o.host_eV_per_site - o.li_metal_eV_per_atom) / 2,
+        rtol=1e-12,
+    )
+    a0 = s.relaxed[0]
+    assert a0.get_chemical_formula() == "C12Li"
+    paths = [tmp_path / n for n in ("o.h5", "l.extxyz", "r.extxyz")]
+    write_orderings(o, *paths, None, Provenance("thermo"), host)
+    d = read_staged(paths[0])
+    assert d["stage"].tolist() == [2]
+    assert d["formation_energy_eV_per_site"][0] == pytest.approx(s.formation_eV_per_site[0, 0])
+    back = read_staged_structures(paths[0])[2]
+    np.testing.assert_allclose(back.positions, a0.positions)

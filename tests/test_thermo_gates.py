@@ -295,3 +295,18 @@ def test_dft_check_takes_only_orderings_no_round_trained_on():
     for i, s, g in zip(ids, arrays["n_sites"], got, strict=True):
         assert g == (s > 4 or held_out(i, frac, 5))
     assert got.any() and not got.all()
+
+
+def test_dft_hull_flags_say_which_structures_dft_puts_on_its_hull():
+    from ionscale.thermo.dft import dft_hull_flags
+
+    rows = [
+        {"li_fraction": 1.0, "dft_formation_energy_eV_per_site": -0.094},
+        {"li_fraction": 0.5, "dft_formation_energy_eV_per_site": -0.060, "stage": 2},
+        {"li_fraction": 0.5, "dft_formation_energy_eV_per_site": -0.030},
+        {"li_fraction": 0.0, "dft_formation_energy_eV_per_site": 0.119},  # AA vs AB
+    ]
+    dft_hull_flags(rows, host=True)
+    assert [r["dft_on_hull"] for r in rows] == [True, True, False, False]
+    assert rows[2]["dft_e_above_hull_eV_per_site"] == pytest.approx(0.030)
+    assert rows[3]["dft_e_above_hull_eV_per_site"] == pytest.approx(0.119)

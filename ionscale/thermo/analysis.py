@@ -203,6 +203,76 @@ def envelope_with_host_phase(
     return f, mu, d2f, HostCoexistence(x_t, s, float(f_host_eV_per_site))
 
 
+def _lower_hull(px: np.ndarray, pf: np.ndarray) -> list[int]:
+    """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain; points
+    on a hull edge are dropped)."""
+    hull: list[int] = []
+    for i in range(len(px)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            cross = (px[b] - px[a]) * (pf[i] - pf[a]) - (pf[b] - pf[a]) * (px[i] - px[a])
+            if cross <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return hull
+
+
+def envelope_with_line_phases(
+    x: np.ndarray,
+    f: np.ndarray,
+    mu: np.ndarray,
+    d2f: np.ndarray,
+    phase_x: np.ndarray,
+    phase_f: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
+    """The equilibrium f(x) of a lattice phase beside line phases (fixed-composition compounds:
+    the empty host at x = 0, graphite's staged compounds LiC12, LiC18 ... at x = 1/n).
+
+    The lower convex hull of the lattice samples and the line-phase points is taken; every hull
+    edge with a line phase at either end is a two-phase region (two line phases, or a line phase
+    and the lattice phase at the tangent point): there f is the straight edge, μ its slope (an
+    OCV plateau at −μ/e) and ∂²f/∂x² = 0. Edges between two lattice samples leave f_lattice as
+    it is, so the lattice phase's own spinodal and miscibility gaps stay for the continuum
+    models (as in :func:`envelope_with_host_phase`). Tangent points fall on the grid (its
+    spacing is the resolution). Hand-written: the selective envelope (line phases only) is not
+    what a convex-hull library returns.
+
+    Returns (f, μ, ∂²f/∂x²) on ``x`` and the line-phase regions (x_lo, x_hi, μ in eV).
+    """
+    x = np.asarray(x, dtype=float)
+    px = np.r_[x, np.asarray(phase_x, dtype=float)]
+    pf = np.r_[np.asarray(f, dtype=float), np.asarray(phase_f, dtype=float)]
+    is_phase = np.r_[np.zeros(len(x), bool), np.ones(len(phase_x), bool)]
+    order = np.lexsort((~is_phase, px))  # at equal x the line phase first
+    px, pf, is_phase = px[order], pf[order], is_phase[order]
+    hull = _lower_hull(px, pf)
+    f_out, mu_out, d2_out = (np.array(a, dtype=float) for a in (f, mu, d2f))
+    segments = []
+    for a, b in itertools.pairwise(hull):
+        if not (is_phase[a] or is_phase[b]) or px[b] <= px[a]:
+            continue
+        slope = (pf[b] - pf[a]) / (px[b] - px[a])
+        inside = (x > px[a] - 1e-12) & (x < px[b] + 1e-12)
+        f_out[inside] = pf[a] + slope * (x[inside] - px[a])
+        mu_out[inside] = slope
+        d2_out[inside] = 0.0
+        segments.append((float(px[a]), float(px[b]), float(slope)))
+    return f_out, mu_out, d2_out, segments
+
+
+def regions_with_line_phases(
+    regions: list[tuple[float, float, float]], segments: list[tuple[float, float, float]]
+) -> list[tuple[float, float, float]]:
+    """The lattice phase's two-phase regions that no line-phase region covers, and the
+    line-phase regions, in order of x."""
+    kept = [
+        r for r in regions if not any(r[0] < s[1] - 1e-12 and r[1] > s[0] + 1e-12 for s in segments)
+    ]
+    return sorted([*kept, *segments])
+
+
 def regions_beside_host(
     regions: list[tuple[float, float, float]], coexistence: HostCoexistence | None
 ) -> list[tuple[float, float, float]]:

@@ -43,6 +43,25 @@ def select_for_dft(
     return [int(i) for i in (vertices + rest)[:n_structures]]
 
 
+def dft_hull_flags(rows: list[dict[str, Any]], host: bool) -> None:
+    """Add to every row its DFT energy above the DFT hull of all rows (with x = 0 at 0 when the
+    host structure is the reference, else the x = 0 row), ``dft_e_above_hull_eV_per_site``,
+    and ``dft_on_hull``; needs x = 0 and x = 1 among them (else nothing is added)."""
+    from ionscale.thermo.hull import convex_hull
+
+    x = np.array([r["li_fraction"] for r in rows], dtype=float)
+    e = np.array([r["dft_formation_energy_eV_per_site"] for r in rows], dtype=float)
+    if host:
+        x, e = np.r_[0.0, x], np.r_[0.0, e]
+    if not (np.any(x == 0) and np.any(x == 1)):
+        return
+    hull = convex_hull(x, e)
+    above = hull.e_above_hull_eV_per_site[1:] if host else hull.e_above_hull_eV_per_site
+    for r, a in zip(rows, above, strict=True):
+        r["dft_e_above_hull_eV_per_site"] = float(a)
+        r["dft_on_hull"] = bool(a < 1e-6)
+
+
 def dft_spot_check(
     relaxed: list[Atoms],
     orderings: Mapping[str, np.ndarray],
@@ -53,6 +72,7 @@ def dft_spot_check(
     txt: Any = None,
     host: tuple[Atoms, float] | None = None,
     eligible: np.ndarray | None = None,
+    staged: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """DP vs DFT formation energies of the selected orderings.
 
@@ -76,6 +96,11 @@ def dft_spot_check(
     eligible:
         Orderings that may be chosen (the ones never in the training data: the held-out share
         of the active-learning loop over orderings); None: all.
+    staged:
+        Staged compounds (line phases): ``structures`` (stage n → DP-relaxed Atoms) and
+        ``formation_energy_eV_per_site`` (DP, by the order of ``stage``). They are compared
+        too, and the summary says whether each lies on the DFT hull of everything computed
+        (graphite: is stage-2 LiC12 stable in this functional?).
 
     Returns a JSON-ready summary: the number of structures selected (``n_selected``: the x = 1
     end member and the orderings); per structure computed DP and DFT formation energies
@@ -112,6 +137,14 @@ def dft_spot_check(
         h = host[0].copy()
         h.info = {"frame_id": "host", "config_type": "host", "li_fraction": 0.0}
         frames.append(h)
+    staged_rows = []
+    if staged is not None:
+        for k, n in enumerate(staged["stage"]):
+            a = staged["structures"][int(n)].copy()
+            a.info = {"frame_id": f"stage-{int(n)}", "config_type": "staged"}
+            a.info["li_fraction"] = float(staged["li_fraction"][k])
+            frames.append(a)
+            staged_rows.append((int(n), k, a))
     validate_calculator_settings(settings, frames[0])
     log.info(
         "DFT (%s) on %d frames: orderings %s + end members + bcc Li",
@@ -156,10 +189,32 @@ def dft_spot_check(
                 "error_eV_per_site": ef_dp - float(ef_dft),
             }
         )
+    mobile = metal.get_chemical_symbols()[0]
+    for n, k, a in staged_rows:
+        if f"stage-{n}" not in energy:
+            continue
+        n_li = a.get_chemical_symbols().count(mobile)
+        sites = round(n_li / float(staged["li_fraction"][k]))
+        ef_dft = (energy[f"stage-{n}"] - sites * host_e - n_li * mu_li) / sites
+        ef_dp = float(staged["formation_energy_eV_per_site"][k])
+        rows.append(
+            {
+                "index": -n,
+                "stage": n,
+                "li_fraction": float(staged["li_fraction"][k]),
+                "n_sites": int(sites),
+                "n_atoms": len(a),
+                "on_hull": bool(staged["on_hull"][k]),
+                "dft_formation_energy_eV_per_site": float(ef_dft),
+                "dp_formation_energy_eV_per_site": ef_dp,
+                "error_eV_per_site": ef_dp - float(ef_dft),
+            }
+        )
+    dft_hull_flags(rows, host is not None)
     err = np.array([r["error_eV_per_site"] for r in rows])
     return {
         "calculator": settings.name,
-        "n_selected": len(compared),
+        "n_selected": len(compared) + len(staged_rows),
         "x0_reference": "host structure" if host is not None else "empty lattice cell",
         "held_out_only": eligible is not None,
         "structures": rows,

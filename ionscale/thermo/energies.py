@@ -42,9 +42,11 @@ from ionscale.thermo.io import (
     read_host_for_dft_check,
     read_orderings_for_dft_check,
     read_orderings_for_fit,
+    read_staged,
+    read_staged_structures,
     write_orderings,
 )
-from ionscale.thermo.results import HostReference, Orderings
+from ionscale.thermo.results import HostReference, Orderings, StagedPhases
 from ionscale.thermo.settings import host_from_config, host_reference_from_config, relax_settings
 from ionscale.thermo.structures import (
     HostLattice,
@@ -207,6 +209,59 @@ def gallery_spacings_A(
     return np.array([gallery_spacing_A(a, r, d0) for a, r in zip(lattice, relaxed, strict=True)])
 
 
+def compute_staged(
+    host: HostLattice,
+    stages: Sequence[int],
+    calcs: Sequence[Any],
+    settings: RelaxSettings,
+    host_e: np.ndarray,
+    mu_metal: np.ndarray,
+) -> StagedPhases:
+    """The staged compounds of the (layered) host relaxed with model 0 (``settings``; along c
+    at least), evaluated by every model, and their formation energies per site against the same
+    x = 0 reference and bcc Li as the orderings."""
+    from dataclasses import replace
+
+    from ionscale.reference.structures import staged_structure
+
+    mode = more_relaxed_mode(settings.relax_cell, "c")
+    relaxed, converged, failure, n_sites, n_li, spacing = [], [], [], [], [], []
+    for n in stages:
+        atoms = staged_structure(host.primitive, int(n), host.mobile_species)
+        res = relax(atoms, calcs[0], replace(settings, relax_cell=mode))
+        relaxed.append(res.atoms)
+        converged.append(res.converged)
+        failure.append(res.failure)
+        n_sites.append(int(n) * host.n_sites)
+        n_li.append(host.n_sites)
+        spacing.append(float(res.atoms.cell[2, 2]) / int(n))
+        log.info(
+            "stage %d (%s): E = %.4f eV, %d steps, layer spacing %.3f Å%s",
+            n,
+            atoms.get_chemical_formula(),
+            res.energy_eV,
+            res.steps,
+            spacing[-1],
+            f" FAILED: {res.failure}" if res.failure else "",
+        )
+    energies = ensemble_energies(relaxed, calcs)
+    n_sites_a, n_li_a = np.array(n_sites), np.array(n_li)
+    ef = formation_energies(
+        energies, n_li_a[None, :], n_sites_a[None, :], host_e[:, None], mu_metal[:, None]
+    )
+    return StagedPhases(
+        stage=np.array(stages, dtype=int),
+        li_fraction=n_li_a / n_sites_a,
+        n_sites=n_sites_a,
+        relaxed=relaxed,
+        energy_eV=energies,
+        formation_eV_per_site=ef,
+        layer_spacing_A=np.array(spacing),
+        converged=np.array(converged),
+        failure=failure,
+    )
+
+
 def compute_orderings(
     host: HostLattice,
     models: Sequence[str | Path],
@@ -215,6 +270,7 @@ def compute_orderings(
     li_metal_lattice_A: float,
     settings: RelaxSettings,
     host_reference: Any | None = None,
+    stages: Sequence[int] = (),
 ) -> Orderings:
     """Enumerate, relax with model 0, evaluate with every model, formation energies against
     ``host_reference`` (the empty host end member, relaxed here: :func:`relax_host_reference`)
@@ -243,6 +299,9 @@ def compute_orderings(
     failed = [f"{lattice[i].info['ordering_id']}: {f}" for i, f in enumerate(failure) if f]
     if failed:
         warnings.warn(f"{len(failed)} orderings failed and are left out: {failed}", stacklevel=2)
+    staged = (
+        compute_staged(host, stages, calcs, settings, host_e, mu_metal) if len(stages) else None
+    )
     return Orderings(
         lattice=lattice,
         relaxed=relaxed,
@@ -257,6 +316,7 @@ def compute_orderings(
         gallery_spacing_A=gallery_spacings_A(host, lattice, relaxed),
         empty_lattice_eV_per_site=lattice_e,
         host_reference=reference,
+        staged=staged,
     )
 
 
@@ -274,6 +334,7 @@ def run_orderings(
         o["li_metal_lattice_A"],
         relax_settings(cfg["thermo"]),
         host_reference_from_config(cfg["reference"]),
+        stages=tuple(o.get("stages", ())),
     )
     write_orderings(
         orderings, out["h5"], out["lattice"], out["relaxed"], out.get("plot"), provenance, host
@@ -391,6 +452,9 @@ def run_dft_check(
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
     eligible = held_out_orderings(cfg, arrays)
+    staged = read_staged(inputs["h5"])
+    if staged is not None:
+        staged["structures"] = read_staged_structures(inputs["h5"])
     summary = dft_spot_check(
         relaxed,
         arrays,
@@ -400,6 +464,7 @@ def run_dft_check(
         workdir,
         host=host,
         eligible=eligible,
+        staged=staged,
     )
     rows = summary["structures"]
     if summary["rmse_eV_per_site"] is not None:
@@ -412,12 +477,13 @@ def run_dft_check(
         )
     for r in rows:
         log.info(
-            "ordering %d (x = %.3f, %d sites): DP %+.4f, DFT %+.4f eV/site",
-            r["index"],
+            "%s (x = %.3f, %d sites): DP %+.4f, DFT %+.4f eV/site, %.4f above the DFT hull",
+            f"stage {r['stage']}" if "stage" in r else f"ordering {r['index']}",
             r["li_fraction"],
             r["n_sites"],
             r["dp_formation_energy_eV_per_site"],
             r["dft_formation_energy_eV_per_site"],
+            r.get("dft_e_above_hull_eV_per_site", float("nan")),
         )
     verdict = judge_dft_check(
         [r["dp_formation_energy_eV_per_site"] for r in rows],

@@ -28,8 +28,10 @@ from ionscale.provenance import Provenance
 from ionscale.thermo.analysis import (
     HostCoexistence,
     envelope_with_host_phase,
+    envelope_with_line_phases,
     ocv_V,
     regions_beside_host,
+    regions_with_line_phases,
     spinodal_intervals,
     two_phase_regions,
 )
@@ -121,6 +123,8 @@ class TemperatureFit:
     two_phase: list[tuple[float, float, float]]
     #: the host phase's coexistence with the lattice phase (None: no host phase below it)
     host: HostCoexistence | None = None
+    #: two-phase regions with a line phase (staged compound) at an end: (x_lo, x_hi, μ eV)
+    line_segments: list[tuple[float, float, float]] | None = None
 
 
 def mc_by_temperature(
@@ -151,6 +155,7 @@ def fit_temperature(
     grid: np.ndarray,
     settings: NetworkSettings,
     f_lattice_at_0: float | None = None,
+    line_phases: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TemperatureFit:
     """Train the network of one temperature on its μ data, tabulate and analyse it on ``grid``.
 
@@ -182,6 +187,14 @@ def fit_temperature(
     if fit.bootstrap:
         stack = np.array([b.evaluate(grid) for b in fit.bootstrap])  # (n_b, 3, n_x)
         unc = tuple(stack.std(axis=0, ddof=1))
+    segments: list[tuple[float, float, float]] = []
+    if line_phases is not None and len(line_phases[0]):
+        px, pf = (np.asarray(v, dtype=float) for v in line_phases)
+        if f_lattice_at_0 is not None:  # the host phase is a line phase too
+            px, pf = np.r_[0.0, px], np.r_[0.0, pf]
+        f, mu, d2f, segments = envelope_with_line_phases(grid, f, mu, d2f, px, pf)
+        if host is not None and any(seg[0] <= 0.0 for seg in segments):
+            host = None  # the host coexists with a line phase, not the lattice phase
     extrap = check_grid_within_data(grid, r.li_fraction, t)
     spin = spinodal_intervals(grid, d2f)
     lattice = grid >= (host.x_tangent if host is not None else -1.0)
@@ -192,6 +205,9 @@ def fit_temperature(
         mu_fn=lambda v, m=fit.model: m.evaluate(v)[1],
     )
     two = regions_beside_host(two, host)
+    if segments:
+        two = regions_with_line_phases(two, segments)
+        log.info("T = %g K: line-phase (staged compound) regions %s", t, segments)
     log.info(
         "T = %g K: form %s, RMSE(mu) %.2f meV (validation %.2f), spinodal %s, two-phase %s",
         t,
@@ -209,7 +225,7 @@ def fit_temperature(
             host.x_tangent,
             -host.mu_eV,
         )
-    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two, host)  # type: ignore[arg-type]
+    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two, host, segments)  # type: ignore[arg-type]
 
 
 def learn_free_energy(
@@ -219,6 +235,7 @@ def learn_free_energy(
     grid: np.ndarray,
     settings: NetworkSettings,
     f_lattice_at_0: float | None = None,
+    line_phases: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FreeEnergyResult:
     """Train one integrable network per temperature and tabulate f, μ, ∂²f/∂x² on ``grid``
     (with a host phase at x = 0 when ``f_lattice_at_0`` is given: :func:`fit_temperature`).
@@ -230,7 +247,7 @@ def learn_free_energy(
     """
     by_t, temps = mc_by_temperature(mc, temperatures_K)
     rows = [
-        fit_temperature(by_t[round(t, 6)], t, f_end_eV, grid, settings, f_lattice_at_0)
+        fit_temperature(by_t[round(t, 6)], t, f_end_eV, grid, settings, f_lattice_at_0, line_phases)
         for t in temps
     ]
     unc = [row.unc for row in rows if row.unc is not None]
@@ -310,6 +327,17 @@ def check_ocv_identity(
     return identity
 
 
+def staged_line_phases(orderings_h5: str | Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, f in eV/site) of the staged compounds of orderings.h5 (model 0, T = 0 energies: an
+    ordered compound has no configurational entropy), None when it has none."""
+    from ionscale.thermo.io import read_staged
+
+    d = read_staged(orderings_h5)
+    if d is None or not len(d["stage"]):
+        return None
+    return d["li_fraction"], d["formation_energy_eV_per_site"]
+
+
 def run_free_energy(
     cfg: Mapping[str, Any],
     inputs: Mapping[str, Any],
@@ -343,6 +371,7 @@ def run_free_energy(
         x_grid(cfg["thermo"]),
         network_settings(cfg["thermo"], seed),
         lattice_f0_vs_host(inputs["orderings"], ce_summary),
+        staged_line_phases(inputs["orderings"]),
     )
     extra = orderings_for_free_energy(inputs["orderings"])
     extra["fit/cluster_expansion_cv_rmse_eV_per_site"] = Quantity(

@@ -138,6 +138,40 @@ def hull_with_host(
     return hull, on, host_vertex
 
 
+def hull_with_phases(
+    x: np.ndarray,
+    formation_energy_eV_per_site: np.ndarray,
+    host: bool,
+    phase_x: np.ndarray,
+    phase_formation_eV_per_site: np.ndarray,
+) -> tuple[Hull, np.ndarray, bool, np.ndarray, np.ndarray]:
+    """:func:`hull_with_host` with further line phases (staged compounds) among the points.
+
+    Returns the hull of everything (its ``vertex_indices`` and ``e_above_hull_eV_per_site``
+    refer to the orderings only, its vertices may be line phases), the orderings' on-hull flags,
+    whether the host is a vertex, and each line phase's energy above the hull and on-hull flag.
+    """
+    x = np.asarray(x, dtype=float)
+    e = np.asarray(formation_energy_eV_per_site, dtype=float)
+    px = np.asarray(phase_x, dtype=float)
+    pe = np.asarray(phase_formation_eV_per_site, dtype=float)
+    head = [0.0] if host else []
+    full = convex_hull(np.r_[head, px, x], np.r_[head, pe, e])  # host, then phases win ties
+    k0, k1 = len(head), len(head) + len(px)
+    idx = full.vertex_indices
+    on = np.zeros(len(x), dtype=bool)
+    on[idx[idx >= k1] - k1] = True
+    phase_on = np.zeros(len(px), dtype=bool)
+    phase_on[idx[(idx >= k0) & (idx < k1)] - k0] = True
+    hull = Hull(
+        full.x,
+        full.formation_energy_eV_per_site,
+        full.e_above_hull_eV_per_site[k1:],
+        idx[idx >= k1] - k1,
+    )
+    return hull, on, bool(host and np.any(idx == 0)), full.e_above_hull_eV_per_site[k0:k1], phase_on
+
+
 def check_against_metal(hull: Hull) -> None:
     """Warn when some hull segment has a positive slope: there, plating Li metal is favoured."""
     for x_lo, x_hi, volt in hull.two_phase_regions():

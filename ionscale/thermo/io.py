@@ -34,7 +34,7 @@ import numpy as np
 from ionscale.io import Quantity, ResultFileError, atomic_path, read_quantity, write_h5
 from ionscale.provenance import Provenance
 from ionscale.thermo.analysis import ocv_V
-from ionscale.thermo.hull import check_against_metal, hull_with_host
+from ionscale.thermo.hull import check_against_metal, hull_with_host, hull_with_phases
 
 if TYPE_CHECKING:
     from ionscale.thermo.gates import OCVIdentity
@@ -161,6 +161,79 @@ def orderings_datasets(
     return d
 
 
+def staged_datasets(staged: Any, e_above_ok: np.ndarray, on_hull_ok: np.ndarray) -> dict:
+    """``staged/*`` of orderings.h5: the staged compounds (line phases) with their energies,
+    spacing and place on the hull (``e_above_ok``/``on_hull_ok``: of the non-failed ones)."""
+    ok = staged.ok
+    e_above = np.full(len(ok), np.nan)
+    e_above[ok] = e_above_ok
+    on = np.zeros(len(ok), dtype=np.int8)
+    on[np.flatnonzero(ok)[np.asarray(on_hull_ok, dtype=bool)]] = 1
+    ef = staged.formation_eV_per_site
+    unc = ef.std(axis=0, ddof=1) if ef.shape[0] > 1 else None
+    return {
+        "staged/stage": Quantity(staged.stage, "1", "n: the mobile ions in every n-th gallery"),
+        "staged/li_fraction": Quantity(staged.li_fraction, "1", "x = 1/n"),
+        "staged/n_sites": Quantity(staged.n_sites, "1", "sublattice sites in the cell"),
+        "staged/energy_eV": Quantity(staged.energy_eV, "eV", "(n_models, k) relaxed, per model"),
+        "staged/formation_energy_eV_per_site": Quantity(
+            ef[0], "eV/site", "vs the x = 0 reference and bcc Li (model 0)", unc
+        ),
+        "staged/ensemble_formation_energy_eV_per_site": Quantity(ef, "eV/site", "(n_models, k)"),
+        "staged/layer_spacing_A": Quantity(
+            staged.layer_spacing_A, "Å", "cell height / n: mean of filled and empty galleries"
+        ),
+        "staged/e_above_hull_eV_per_site": Quantity(e_above, "eV/site", "NaN: failed"),
+        "staged/on_hull": Quantity(on, "1", "1: hull vertex"),
+        "staged/failed": Quantity((~ok).astype(np.int8), "1", "1: relaxation failed"),
+        "staged/cell_A": Quantity(
+            np.array([np.asarray(a.cell) for a in staged.relaxed]), "Å", "relaxed cells (k, 3, 3)"
+        ),
+        **{
+            f"staged/structures/stage{n}/{key}": q
+            for n, a in zip(staged.stage, staged.relaxed, strict=True)
+            for key, q in (
+                ("positions_A", Quantity(a.positions, "Å", "relaxed (model 0)")),
+                ("atomic_numbers", Quantity(a.numbers, "1", "")),
+                ("cell_A", Quantity(np.asarray(a.cell), "Å", "rows")),
+            )
+        },
+    }
+
+
+def read_staged_structures(h5_path: str | Path) -> dict[int, Any]:
+    """The relaxed (model 0) staged compounds of orderings.h5 by stage n (non-failed only)."""
+    from ase import Atoms
+
+    d = read_staged(h5_path)
+    if d is None:
+        return {}
+    out = {}
+    for n in d["stage"]:
+        g = f"staged/structures/stage{int(n)}"
+        out[int(n)] = Atoms(
+            numbers=read_quantity(h5_path, f"{g}/atomic_numbers").value,
+            positions=read_quantity(h5_path, f"{g}/positions_A").value,
+            cell=read_quantity(h5_path, f"{g}/cell_A").value,
+            pbc=True,
+        )
+    return out
+
+
+def read_staged(h5_path: str | Path) -> dict[str, np.ndarray] | None:
+    """The non-failed staged compounds of orderings.h5 (``stage``, ``li_fraction``,
+    ``formation_energy_eV_per_site`` of model 0, ``on_hull``), None when it has none."""
+    import h5py
+
+    with h5py.File(h5_path, "r") as h5:
+        if "staged" not in h5:
+            return None
+    keys = ("stage", "li_fraction", "formation_energy_eV_per_site", "on_hull", "failed")
+    d = {k: read_quantity(h5_path, f"staged/{k}").value for k in keys}
+    ok = ~d.pop("failed").astype(bool)
+    return {k: np.asarray(v)[ok] for k, v in d.items()}
+
+
 def write_orderings(
     orderings: Orderings,
     h5_path: str | Path,
@@ -177,7 +250,20 @@ def write_orderings(
     x = orderings.x
     ef = orderings.formation_eV_per_site
     ref = orderings.host_reference
-    hull, _, host_on_hull = hull_with_host(x[ok], ef[0, ok], host=ref is not None)
+    staged = orderings.staged
+    if staged is None:
+        hull, _, host_on_hull = hull_with_host(x[ok], ef[0, ok], host=ref is not None)
+        staged_sets = {}
+    else:
+        sok = staged.ok
+        hull, _, host_on_hull, s_above, s_on = hull_with_phases(
+            x[ok],
+            ef[0, ok],
+            ref is not None,
+            staged.li_fraction[sok],
+            staged.formation_eV_per_site[0, sok],
+        )
+        staged_sets = staged_datasets(staged, s_above, s_on)
     check_against_metal(hull)
     n_models = ef.shape[0]
     unc = ef.std(axis=0, ddof=1) if n_models > 1 else None
@@ -197,7 +283,10 @@ def write_orderings(
         ),
     }
     write_h5(
-        h5_path, orderings_datasets(orderings, hull, unc, host_on_hull), provenance, attrs=attrs
+        h5_path,
+        {**orderings_datasets(orderings, hull, unc, host_on_hull), **staged_sets},
+        provenance,
+        attrs=attrs,
     )
     for path, frames in ((lattice_path, orderings.lattice), (relaxed_path, orderings.relaxed)):
         with atomic_path(path) as tmp:

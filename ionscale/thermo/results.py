@@ -43,6 +43,27 @@ class HostReference:
 
 
 @dataclass
+class StagedPhases:
+    """Staged compounds of a layered host (:func:`ionscale.reference.structures.staged_structure`:
+    the mobile species in every n-th gallery, the empty galleries AB-stacked), relaxed with DP
+    model 0: line phases beside the lattice phase, which holds no AB-stacked gallery."""
+
+    stage: np.ndarray  # (k,) n
+    li_fraction: np.ndarray  # (k,) x = 1/n
+    n_sites: np.ndarray  # (k,) sublattice sites (framework formula units of one site)
+    relaxed: list[Any]
+    energy_eV: np.ndarray  # (n_models, k)
+    formation_eV_per_site: np.ndarray  # (n_models, k) vs the x = 0 reference and bcc Li
+    layer_spacing_A: np.ndarray  # (k,) mean framework-layer spacing (cell height / n), Å
+    converged: np.ndarray
+    failure: list[str]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.array([not f for f in self.failure], dtype=bool)
+
+
+@dataclass
 class Orderings:
     """Enumerated orderings, relaxed, with their energies and hull."""
 
@@ -62,6 +83,8 @@ class Orderings:
     empty_lattice_eV_per_site: np.ndarray | None = None
     #: the empty host end member the formation energies refer to; None: the empty lattice cell
     host_reference: HostReference | None = None
+    #: staged compounds (line phases; thermo.orderings.stages), None when none are configured
+    staged: StagedPhases | None = None
 
     @property
     def x0_reference(self) -> str:
