@@ -141,6 +141,9 @@ def test_frames_for_the_check_spread_over_x_and_prefer_small_displaced_cells():
         a = _labelled(a, forces=forces)
         a.info["li_fraction"] = x
         frames.append(a)
+    metal = _labelled(bulk("Li", "bcc", a=3.5), forces=np.full((1, 3), 0.3))
+    metal.info["li_fraction"] = float("nan")  # the metal: a calibration cell, never picked
+    frames.append(metal)
     assert select_frames(frames, 3) == [1, 3, 4]
     assert select_frames(frames, 0) == []
 

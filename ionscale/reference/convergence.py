@@ -84,20 +84,22 @@ def _same(a: Atoms, b: Atoms) -> bool:
 
 
 def select_frames(frames: Sequence[Atoms], n: int) -> list[int]:
-    """Indices of ``n`` labelled frames to relabel: spread over the Li fraction (targets evenly
-    over the frames' range), each the smallest cell nearest its target; frames with atomic
-    displacements (nonzero forces) first, so forces are compared where they are not zero by
-    symmetry; never the same frame twice."""
+    """Indices of ``n`` labelled frames of the host to relabel: spread over the Li fraction
+    (targets evenly over the frames' range), each the smallest cell nearest its target; frames
+    with atomic displacements (nonzero forces) first, so forces are compared where they are not
+    zero by symmetry; never the same frame twice, never the metal (a calibration cell)."""
     if n <= 0 or not frames:
         return []
     x = np.array([float(a.info.get("li_fraction", np.nan)) for a in frames])
-    x = np.where(np.isfinite(x), x, -1.0)  # the metal has no site fraction: its own group
     fmax = np.array([np.abs(a.get_forces()).max() if a.calc else 0.0 for a in frames])
     size = np.array([len(a) for a in frames])
-    targets = np.linspace(x.min(), x.max(), n) if n > 1 else [np.median(x)]
+    host = np.isfinite(x)  # the metal (no site fraction) is a calibration cell already
+    if not host.any():
+        return []
+    targets = np.linspace(x[host].min(), x[host].max(), n) if n > 1 else [np.median(x[host])]
     chosen: list[int] = []
     for t in targets:
-        order = np.lexsort((size, fmax < 1e-3, np.abs(x - t)))
+        order = np.lexsort((size, fmax < 1e-3, np.where(host, np.abs(x - t), np.inf)))
         pick = next((int(i) for i in order if int(i) not in chosen), None)
         if pick is not None:
             chosen.append(pick)
