@@ -181,6 +181,8 @@ CASES = [
      lambda c, t: [_set(c, "thermo.orderings.stages", [2]),
                    _set(c, "reference.structure.file", _rocksalt_file(t))],
      "thermo.orderings.stages"),
+    ("vdw-df-with-d3", _keys(reference__calculator__xc="optB88-vdW"),
+     "reference.calculator.dispersion"),
     ("convergence-below-configured", _keys(reference__convergence__cutoff_eV=250.0),
      "reference.convergence"),
     ("li-metal-without-li", _file("reference.li_metal.file", _graphite_file),
@@ -190,7 +192,9 @@ CASES = [
     ("relax-cell-typo", _keys(thermo__relax__relax_cell="ab"), "thermo.relax.relax_cell"),
     ("host-not-the-framework", _file("reference.host.file", _silicon_file),
      "is not the framework of the lithiated host"),
-    ("c-mode-layers-not-in-xy", _file("reference.host.file", _tilted_graphite_file),
+    ("c-mode-layers-not-in-xy",
+     lambda c, t: [_set(c, "thermo.relax.relax_cell", "c"),
+                   _set(c, "reference.host.file", _tilted_graphite_file(t))],
      "layers lie in the xy plane"),
 ]  # fmt: skip
 

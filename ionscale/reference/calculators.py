@@ -305,7 +305,17 @@ def validate_calculator_settings(settings: CalculatorSettings, atoms: Atoms) -> 
             f"reference.calculator.dispersion: unknown {settings.dispersion!r}; known: "
             f"{', '.join(DISPERSIONS)}"
         )
+    check_dispersion(settings)
     spec.parameters(settings, atoms)
+
+
+def check_dispersion(settings: CalculatorSettings) -> None:
+    """A nonlocal vdW functional carries its own dispersion: D3 on top is a ConfigError."""
+    if "vdw" in settings.xc.lower() and settings.dispersion != "none":
+        raise ConfigError(
+            f"reference.calculator.dispersion: {settings.dispersion!r} with the nonlocal vdW "
+            f"functional {settings.xc!r} counts dispersion twice; set dispersion: none"
+        )
 
 
 def dispersion_calculator(settings: CalculatorSettings) -> Any | None:

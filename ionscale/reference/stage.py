@@ -170,11 +170,12 @@ def check_label_settings(reference: Mapping[str, Any], project_dir: str | Path) 
     """The Pulay correction and the convergence gate as their rules build them: a plane-wave
     code, a valid step, calibration cells that separate every species, tight settings at least
     the configured ones (ConfigError naming the key)."""
-    from ionscale.reference.calculators import CalculatorSettings
+    from ionscale.reference.calculators import CalculatorSettings, check_dispersion
     from ionscale.reference.convergence import ConvergenceSettings
     from ionscale.reference.pulay import PulaySettings, check_calibration_cells, check_settings
 
     calc = CalculatorSettings.from_config(reference["calculator"])
+    check_dispersion(calc)
     pulay = PulaySettings.from_config(reference["pulay_correction"])
     check_settings(calc, pulay)
     if pulay.enabled:
