@@ -217,6 +217,32 @@ def _rng(seed: int, *labels: Any) -> np.random.Generator:
     return np.random.default_rng(derive_seed(seed, "reference", *labels))
 
 
+def _add_with_copies(
+    collect: _Collector,
+    base: Atoms,
+    base_id: str,
+    stem: str,
+    config_types: tuple[str, str, str],
+    n_rattle: int,
+    n_strain: int,
+    settings: SamplingSettings,
+    seed: int,
+    **info: Any,
+) -> None:
+    """``base`` and its rattled (``{stem}-rattle{r}``) and strained (``{stem}-strain{s}``)
+    copies, each drawn from its own frame id's generator; ``config_types`` of the three kinds."""
+    collect.add(base, config_types[0], base_id, **info)
+    for r in range(n_rattle):
+        fid = f"{stem}-rattle{r}"
+        collect.add(
+            rattled(base, settings.rattle_stdev_A, _rng(seed, fid)), config_types[1], fid, **info
+        )
+    for s in range(n_strain):
+        fid = f"{stem}-strain{s}"
+        frame = strained(base, settings.max_strain, settings.strain_rattle_stdev_A, _rng(seed, fid))
+        collect.add(frame, config_types[2], fid, **info)
+
+
 def _add_orderings(
     collect: _Collector,
     cell: Atoms,
@@ -247,22 +273,11 @@ def _add_orderings(
             first_base = base if first_base is None else first_base
             x = site_fraction(base, mobile, per_host)
             stem = f"{label}-x{x:.3f}-o{o}"
-            common = {"supercell": label}
-            collect.add(base, "ordering", stem, **common)
-            for r in range(settings.rattle_per_ordering):
-                fid = f"{stem}-rattle{r}"
-                collect.add(
-                    rattled(base, settings.rattle_stdev_A, _rng(seed, fid)),
-                    "rattle",
-                    fid,
-                    **common,
-                )
-            for s in range(settings.strain_per_ordering):
-                fid = f"{stem}-strain{s}"
-                frame = strained(
-                    base, settings.max_strain, settings.strain_rattle_stdev_A, _rng(seed, fid)
-                )
-                collect.add(frame, "strain", fid, **common)
+            _add_with_copies(
+                collect, base, stem, stem, ("ordering", "rattle", "strain"),
+                settings.rattle_per_ordering, settings.strain_per_ordering, settings, seed,
+                supercell=label,
+            )  # fmt: skip
         if settings.md.enabled and first_base is not None:
             x = site_fraction(first_base, mobile, per_host)
             stem = f"{label}-x{x:.3f}-md"
@@ -319,18 +334,10 @@ def _add_staged(collect: _Collector, host: Atoms, settings: SamplingSettings, se
 
     for n in settings.stages:
         base = staged_structure(host, n, settings.mobile_species)
-        stem = f"stage{n}"
-        collect.add(base, "staged", stem, stage=n)
-        for r in range(settings.rattle_per_ordering):
-            fid = f"{stem}-rattle{r}"
-            frame = rattled(base, settings.rattle_stdev_A, _rng(seed, fid))
-            collect.add(frame, "staged", fid, stage=n)
-        for s in range(settings.strain_per_ordering):
-            fid = f"{stem}-strain{s}"
-            frame = strained(
-                base, settings.max_strain, settings.strain_rattle_stdev_A, _rng(seed, fid)
-            )
-            collect.add(frame, "staged", fid, stage=n)
+        _add_with_copies(
+            collect, base, f"stage{n}", f"stage{n}", ("staged",) * 3,
+            settings.rattle_per_ordering, settings.strain_per_ordering, settings, seed, stage=n,
+        )  # fmt: skip
 
 
 def _add_references(
@@ -351,16 +358,10 @@ def _add_references(
             raise ValueError(f"reference.{name} is enabled but no structure was given")
         validate_structure(atoms, f"reference.{name} structure", settings.min_distance_A)
         cell = make_supercell(atoms, ref.supercell)
-        collect.add(cell, name, f"{name}-ideal")
-        for r in range(ref.n_rattle):
-            fid = f"{name}-rattle{r}"
-            collect.add(rattled(cell, settings.rattle_stdev_A, _rng(seed, fid)), name, fid)
-        for s in range(ref.n_strain):
-            fid = f"{name}-strain{s}"
-            frame = strained(
-                cell, settings.max_strain, settings.strain_rattle_stdev_A, _rng(seed, fid)
-            )
-            collect.add(frame, name, fid)
+        _add_with_copies(
+            collect, cell, f"{name}-ideal", name, (name,) * 3, ref.n_rattle, ref.n_strain,
+            settings, seed,
+        )  # fmt: skip
 
 
 def sample_frames(
