@@ -120,21 +120,7 @@ def hull_with_host(
     Returns the hull (its ``vertex_indices`` and ``e_above_hull_eV_per_site`` refer to the
     orderings only), the orderings' on-hull flags, and whether the host is a vertex.
     """
-    x = np.asarray(x, dtype=float)
-    e = np.asarray(formation_energy_eV_per_site, dtype=float)
-    if not host:
-        hull = convex_hull(x, e)
-        on = np.zeros(len(x), dtype=bool)
-        on[hull.vertex_indices] = True
-        return hull, on, False
-    full = convex_hull(np.r_[0.0, x], np.r_[0.0, e])  # the host first: it wins ties at x = 0
-    host_vertex = bool(np.any(full.vertex_indices == 0))
-    vertices = full.vertex_indices[full.vertex_indices > 0] - 1
-    on = np.zeros(len(x), dtype=bool)
-    on[vertices] = True
-    hull = Hull(
-        full.x, full.formation_energy_eV_per_site, full.e_above_hull_eV_per_site[1:], vertices
-    )
+    hull, on, host_vertex, _, _ = hull_with_phases(x, formation_energy_eV_per_site, host)
     return hull, on, host_vertex
 
 
@@ -142,10 +128,11 @@ def hull_with_phases(
     x: np.ndarray,
     formation_energy_eV_per_site: np.ndarray,
     host: bool,
-    phase_x: np.ndarray,
-    phase_formation_eV_per_site: np.ndarray,
+    phase_x: np.ndarray | tuple = (),
+    phase_formation_eV_per_site: np.ndarray | tuple = (),
 ) -> tuple[Hull, np.ndarray, bool, np.ndarray, np.ndarray]:
-    """:func:`hull_with_host` with further line phases (staged compounds) among the points.
+    """:func:`hull_with_host` with further line phases (staged compounds) among the points
+    (none: the hull of the orderings and, when ``host``, the host).
 
     Returns the hull of everything (its ``vertex_indices`` and ``e_above_hull_eV_per_site``
     refer to the orderings only, its vertices may be line phases), the orderings' on-hull flags,

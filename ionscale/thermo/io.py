@@ -34,7 +34,7 @@ import numpy as np
 from ionscale.io import Quantity, ResultFileError, atomic_path, read_quantity, write_h5
 from ionscale.provenance import Provenance
 from ionscale.thermo.analysis import ocv_V
-from ionscale.thermo.hull import check_against_metal, hull_with_host, hull_with_phases
+from ionscale.thermo.hull import check_against_metal, hull_with_phases
 
 if TYPE_CHECKING:
     from ionscale.thermo.gates import OCVIdentity
@@ -56,9 +56,9 @@ def temperature_label(temperature_K: float) -> str:
 def orderings_datasets(
     orderings: Orderings, hull: Hull, unc: np.ndarray | None, host_on_hull: bool = False
 ) -> dict[str, Quantity]:
-    """The datasets of orderings.h5 (``hull``: the model-0 hull of the non-failed orderings and
-    the host end member, :func:`ionscale.thermo.hull.hull_with_host`; ``unc``: the ensemble
-    spread of the formation energies, None for one model)."""
+    """The datasets of orderings.h5 (``hull``: the model-0 hull of the non-failed orderings,
+    the host end member and the staged compounds, :func:`ionscale.thermo.hull.hull_with_phases`;
+    ``unc``: the ensemble spread of the formation energies, None for one model)."""
     ok = orderings.ok
     x = orderings.x
     ef = orderings.formation_eV_per_site
@@ -251,19 +251,15 @@ def write_orderings(
     ef = orderings.formation_eV_per_site
     ref = orderings.host_reference
     staged = orderings.staged
-    if staged is None:
-        hull, _, host_on_hull = hull_with_host(x[ok], ef[0, ok], host=ref is not None)
-        staged_sets = {}
-    else:
-        sok = staged.ok
-        hull, _, host_on_hull, s_above, s_on = hull_with_phases(
-            x[ok],
-            ef[0, ok],
-            ref is not None,
-            staged.li_fraction[sok],
-            staged.formation_eV_per_site[0, sok],
-        )
-        staged_sets = staged_datasets(staged, s_above, s_on)
+    phases = (
+        ((), ())
+        if staged is None
+        else (staged.li_fraction[staged.ok], staged.formation_eV_per_site[0, staged.ok])
+    )
+    hull, _, host_on_hull, s_above, s_on = hull_with_phases(
+        x[ok], ef[0, ok], ref is not None, *phases
+    )
+    staged_sets = {} if staged is None else staged_datasets(staged, s_above, s_on)
     check_against_metal(hull)
     n_models = ef.shape[0]
     unc = ef.std(axis=0, ddof=1) if n_models > 1 else None
