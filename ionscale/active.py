@@ -333,12 +333,9 @@ def ordering_candidates(
             f"active_learning.orderings: the energy spread needs ≥ 2 members, got {len(models)}"
         )
     lattice = enumerate_orderings(host, settings.max_supercell_size)
-    eligible = [
-        a
-        for a in lattice
-        if 0 < a.info["li_fraction"] < 1
-        and not held_out(a.info["ordering_id"], settings.held_out_fraction, seed)
-    ]
+    interior = [a for a in lattice if 0 < a.info["li_fraction"] < 1]
+    kept = [not held_out(a.info["ordering_id"], settings.held_out_fraction, seed) for a in interior]
+    eligible = [a for a, k in zip(interior, kept, strict=True) if k]
     calcs = [dp_calculator(m) for m in models]
     relaxed, _, _, failure = relax_orderings(eligible, calcs[0], relax_settings)
     ok = [i for i, f in enumerate(failure) if not f]
@@ -351,11 +348,7 @@ def ordering_candidates(
     picked = [int(i) for i in np.argsort(-spread, kind="stable")[: settings.n_frames]]
     counts = {
         "enumerated": len(lattice),
-        "held_out": sum(
-            held_out(a.info["ordering_id"], settings.held_out_fraction, seed)
-            for a in lattice
-            if 0 < a.info["li_fraction"] < 1
-        ),
+        "held_out": len(interior) - len(eligible),
         "eligible": len(eligible),
         "failed_relaxation": len(eligible) - len(ok),
         "picked": len(picked),

@@ -130,8 +130,9 @@ class PulayCorrection:
 
     @classmethod
     def read(cls, path: str | Path) -> PulayCorrection:
-        """From a ``pulay.json`` written by :func:`write_calibration` (ValueError naming the
-        file if it is not one)."""
+        """From a ``pulay.json`` written by rule reference_pulay
+        (:func:`ionscale.reference.stage.calibrate_pulay`; ValueError naming the file if it is
+        not one)."""
         import json
 
         try:
@@ -187,12 +188,6 @@ def check_calibration_cells(cells: Mapping[str, Atoms]) -> None:
         )
 
 
-def _label(atoms: Atoms, settings: Any, workdir: Path, txt: Any) -> Atoms:
-    from ionscale.reference.labelling import label_frame
-
-    return label_frame(atoms, settings, workdir, txt)
-
-
 def calibrate(
     cells: Mapping[str, Atoms],
     calculator_settings: Any,
@@ -217,6 +212,8 @@ def calibrate(
     """
     import time
 
+    from ionscale.reference.labelling import label_frame
+
     check_settings(calculator_settings, settings)
     check_calibration_cells(cells)
     ecut, delta = float(calculator_settings.cutoff_eV), float(settings.delta_cutoff_eV)
@@ -228,7 +225,7 @@ def calibrate(
         energies = []
         for e in (ecut - delta, ecut, ecut + delta):
             s = dataclasses.replace(calculator_settings, cutoff_eV=e)
-            labelled = _label(atoms, s, Path(workdir) / f"{name}_{e:g}", txt)
+            labelled = label_frame(atoms, s, Path(workdir) / f"{name}_{e:g}", txt)
             energies.append(labelled.get_potential_energy())
             if e == ecut:
                 at_cutoff[name] = labelled
