@@ -256,18 +256,16 @@ def sample(
 
     ref = config["reference"]
     settings = SamplingSettings.from_config(ref)
-    host = _structure(structure_file, ref["structure"]["prototype"], "reference.structure")
-    li_metal = (
-        _structure(li_metal_file, ref["li_metal"]["prototype"], "reference.li_metal")
-        if settings.li_metal.enabled
-        else None
+    files = {"structure": structure_file, "li_metal": li_metal_file, "host": host_file}
+    cells = calibration_cells(ref, files)
+    result = sample_frames(
+        cells["structure"],
+        settings,
+        int(config["seed"]),
+        cells.get("li_metal"),
+        cells.get("host"),
+        md_txt,
     )
-    empty_host = (
-        _structure(host_file, ref["host"]["prototype"], "reference.host")
-        if settings.host.enabled
-        else None
-    )
-    result = sample_frames(host, settings, int(config["seed"]), li_metal, empty_host, md_txt)
     write_frames(out_frames, result.frames)
     write_json(out_summary, result.summary(), provenance)
     log.info("sampled %d frames (bound %d)", len(result.frames), result.planned)
@@ -329,10 +327,12 @@ def label_batch(
 
 
 def calibration_cells(
-    reference: Mapping[str, Any], files: Mapping[str, str | Path]
+    reference: Mapping[str, Any], files: Mapping[str, str | Path | None]
 ) -> dict[str, Atoms]:
-    """The Pulay calibration cells: the configured host structure (``structure``) and the
-    enabled end members (``host``, ``li_metal``), as given (experimental cells)."""
+    """The run's structures as given (experimental cells): the host structure
+    (``structure``) and the enabled end members (``host``, ``li_metal``); what the sampler
+    starts from and the Pulay calibration cells. ``files`` maps roles to resolved files (None
+    or absent: the role's prototype)."""
     cells = {
         "structure": _structure(
             files.get("structure"), reference["structure"]["prototype"], "reference.structure"
