@@ -454,7 +454,7 @@ def run_dft_check(
     eligible = held_out_orderings(cfg, arrays)
     staged = read_staged(inputs["h5"])
     if staged is not None:
-        staged["structures"] = read_staged_structures(inputs["h5"])
+        staged["structures"] = read_staged_structures(inputs["h5"], staged["stage"])
     summary = dft_spot_check(
         relaxed,
         arrays,

@@ -201,15 +201,16 @@ def staged_datasets(staged: Any, e_above_ok: np.ndarray, on_hull_ok: np.ndarray)
     }
 
 
-def read_staged_structures(h5_path: str | Path) -> dict[int, Any]:
-    """The relaxed (model 0) staged compounds of orderings.h5 by stage n (non-failed only)."""
+def read_staged_structures(h5_path: str | Path, stages: Any = None) -> dict[int, Any]:
+    """The relaxed (model 0) staged compounds of orderings.h5 by stage n: ``stages`` (as
+    :func:`read_staged` returned them), by default the non-failed ones."""
     from ase import Atoms
 
-    d = read_staged(h5_path)
-    if d is None:
-        return {}
+    if stages is None:
+        d = read_staged(h5_path)
+        stages = () if d is None else d["stage"]
     out = {}
-    for n in d["stage"]:
+    for n in stages:
         g = f"staged/structures/stage{int(n)}"
         out[int(n)] = Atoms(
             numbers=read_quantity(h5_path, f"{g}/atomic_numbers").value,
