@@ -103,7 +103,8 @@ def dft_spot_check(
         (graphite: is stage-2 LiC12 stable in this functional?).
 
     Returns a JSON-ready summary: the number of structures selected (``n_selected``: the x = 1
-    end member and the orderings); per structure computed DP and DFT formation energies
+    end member, the orderings, with a host structure the empty lattice cell, and the staged
+    compounds); per structure computed DP and DFT formation energies
     (eV/site) and their difference; MAE, RMSE and max |error|; the failures (DFT that did not
     finish).
     """

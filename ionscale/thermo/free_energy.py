@@ -120,11 +120,10 @@ class TemperatureFit:
     unc: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     extrapolated: list[tuple[float, float]]
     spinodal: list[tuple[float, float]]
+    #: (x_lo, x_hi, μ eV): the lattice phase's own and those with a line phase at an end
     two_phase: list[tuple[float, float, float]]
     #: the host phase's coexistence with the lattice phase (None: no host phase below it)
     host: HostCoexistence | None = None
-    #: two-phase regions with a line phase (staged compound) at an end: (x_lo, x_hi, μ eV)
-    line_segments: list[tuple[float, float, float]] | None = None
 
 
 def mc_by_temperature(
@@ -225,7 +224,7 @@ def fit_temperature(
             host.x_tangent,
             -host.mu_eV,
         )
-    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two, host, segments)  # type: ignore[arg-type]
+    return TemperatureFit(fit, f, mu, d2f, unc, extrap, spin, two, host)  # type: ignore[arg-type]
 
 
 def learn_free_energy(
