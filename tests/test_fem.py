@@ -6,6 +6,7 @@ thermodynamic factor and D(T) are known in closed form.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from ionscale.fem.model import (
     cases_by_name,
     exchange_current_density_A_m2,
     fit_chebyshev,
+    fit_thermodynamic_factor,
     overpotential_V,
 )
 from ionscale.io import ResultFileError, read_provenance
@@ -93,6 +95,32 @@ def test_material_from_handoff_matches_regular_solution(params):
 def test_chebyshev_fit_refuses_a_kink():
     with pytest.raises(FemInputError, match="not smooth"):
         fit_chebyshev(lambda x: np.abs(x - 0.5) + 0.1, (0.0, 1.0), 1e-6)
+
+
+def test_thermodynamic_factor_is_smoothed_only_at_a_two_phase_edge():
+    """A plateau (Θ = 0 inside a two-phase region) jumps at its edges: the fit smooths the
+    jump over a recorded width and matches Θ away from it; a kink without such a region is
+    still refused."""
+    params = regular_solution_parameters(chi=3.0, x_limits=(0.02, 0.98), n_x=481, two_phase=True)
+    mat = ParticleMaterial.from_handoff(params, 300.0)
+    with pytest.raises(FemInputError, match="not smooth"):
+        fit_chebyshev(mat.thermodynamic_factor, mat.x_range, 1e-3)
+    fit = fit_thermodynamic_factor(mat.thermodynamic_factor, mat.x_range, 1e-3, 1e-2)
+    assert 0 < fit.smoothing_width <= 0.04 and fit.max_error <= 1e-3
+    x = np.linspace(*mat.x_range, 961)
+    (edges,) = np.nonzero(np.diff(mat.thermodynamic_factor(x) > 0.1))
+    far = np.min(np.abs(x[:, None] - x[edges][None, :]), axis=1) > 4 * fit.smoothing_width
+    theta = mat.thermodynamic_factor(x)
+    assert np.max(np.abs(fit(x[far]) - theta[far])) < 0.02 * np.max(theta)
+    inside = (x > x[edges[0]] + 4 * fit.smoothing_width) & (
+        x < x[edges[-1]] - 4 * fit.smoothing_width
+    )
+    assert np.all(fit(x[inside]) < 1e-2)  # D uses Θ_min on the plateau
+    with pytest.raises(FemInputError, match="not smooth"):
+        fit_thermodynamic_factor(lambda x: np.abs(x - 0.5) + 0.1, (0.0, 1.0), 1e-6, 1e-2)
+    spinodal = ParticleMaterial.from_handoff(regular_solution_parameters(chi=3.0), 300.0)
+    smooth = fit_thermodynamic_factor(spinodal.thermodynamic_factor, (0.02, 0.98), 1e-3, 1e-2)
+    assert smooth.smoothing_width == 0.0  # Θ < Θ_min without a jump: fitted as it is
 
 
 def test_scales_and_c_rate():
@@ -449,3 +477,26 @@ def test_miscibility_gap_is_regularised_and_reported():
     h, sc = res.history, res.scales
     expected = 3 * sc.dimensionless_flux * h["time_s"] / sc.diffusion_time_s
     assert np.allclose(h["mean_li_fraction"] - case.initial_li_fraction, expected, rtol=1e-9)
+
+
+@pytest.mark.engine
+def test_two_phase_plateau_runs_at_the_default_fit_tolerance():
+    """The handoff's f is a convex envelope (an OCV plateau with f'' = 0): the default fit takes
+    the jump in Θ at the plateau's edges, Li is conserved and the voltage sits below the plateau
+    during lithiation."""
+    from ionscale.fem.run import check_inputs
+    from ionscale.fem.solver import simulate
+
+    params = regular_solution_parameters(chi=3.0, x_limits=(0.02, 0.98), n_x=481, two_phase=True)
+    case = _case(c_rate=1.0, exchange_current_density_A_m2=2.0, cutoff_voltage_V=None)
+    settings = dataclasses.replace(COARSE, fit_tolerance=SolverSettings().fit_tolerance)
+    res = simulate(check_inputs(case, settings, params), case, settings)
+    assert res.fit.smoothing_width > 0
+    ((lo, hi),) = res.clipped_intervals
+    assert 0.05 < lo < 0.12 and 0.88 < hi < 0.95  # the binodal at χ = 3: x_b = 0.0707
+    h, sc = res.history, res.scales
+    expected = 3 * sc.dimensionless_flux * h["time_s"] / sc.diffusion_time_s
+    assert np.allclose(h["mean_li_fraction"] - case.initial_li_fraction, expected, rtol=1e-9)
+    on_plateau = (h["surface_li_fraction"] > 0.15) & (h["surface_li_fraction"] < 0.85)
+    assert on_plateau.sum() > 3
+    assert np.all(h["voltage_V"][on_plateau] < 0.12)

@@ -101,6 +101,7 @@ def regular_solution_parameters(
     activation_energy_eV: float = 0.4,
     x_limits: tuple[float, float] = (1e-3, 1 - 1e-3),
     n_x: int = 801,
+    two_phase: bool = False,
 ) -> Any:
     """A known-answer handoff parameter set: the regular solution, for tests and benchmarks.
 
@@ -109,6 +110,10 @@ def regular_solution_parameters(
     and the OCV has a sloping plateau around x = 1/2 (flatter as χ → 2). Θ(x) =
     1 − 2Ω x(1 − x)/k_BT. Host numbers are graphite-like (c_max of LiC6, Ω_Li ≈ 3 cm³/mol,
     isotropic E = 32 GPa, ν = 0.3). Never used for science: real runs read the handoff stage.
+
+    ``two_phase`` replaces f by its convex envelope (χ > 2: the common tangent between the
+    symmetric binodal compositions x_b and 1 − x_b, where μ = e₀): an OCV plateau at −e₀ with
+    f'' = 0 inside, as the thermo stage hands on for a two-phase region.
     """
     from ionscale.handoff import ContinuumParameters
     from ionscale.units import BOLTZMANN_eV_K
@@ -120,6 +125,23 @@ def regular_solution_parameters(
     f = e0_eV * x + omega * x * (1 - x) + kt * (x * np.log(x) + (1 - x) * np.log1p(-x))
     mu = e0_eV + omega * (1 - 2 * x) + kt * (np.log(x) - np.log1p(-x))
     d2f = -2 * omega + kt / (x * (1 - x))
+    if two_phase:
+        from scipy.optimize import brentq
+
+        for i, kt_i in enumerate(kt[:, 0]):
+            g = lambda y, k=kt_i: omega * (1 - 2 * y) + k * np.log(y / (1 - y))  # noqa: E731
+            if omega <= 2 * kt_i:
+                raise ValueError(f"χ = {chi}: no miscibility gap at {temps[i]} K")
+            xb = brentq(g, 1e-12, 0.5 - 1e-6)
+            inside = (x > xb) & (x < 1 - xb)
+            fb = (
+                e0_eV * xb
+                + omega * xb * (1 - xb)
+                + kt_i * (xb * np.log(xb) + (1 - xb) * np.log1p(-xb))
+            )
+            f[i, inside] = fb + e0_eV * (x[inside] - xb)
+            mu[i, inside] = e0_eV
+            d2f[i, inside] = 0.0
     d0 = diffusivity_300K_cm2_s * np.exp(activation_energy_eV / (BOLTZMANN_eV_K * 300.0))
     t_md = np.array([600.0, 800.0, 1000.0])
     return ContinuumParameters(

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,8 @@ import numpy as np
 
 from ionscale.fem.cases import FemInputError, ParticleCase
 from ionscale.units import BOLTZMANN_eV_K
+
+log = logging.getLogger("ionscale.fem")
 
 
 @dataclass
@@ -167,6 +171,9 @@ class ChebyshevFit:
     max_error: float
     theta_min: float
     theta_max: float
+    #: Gaussian width (in Li fraction) applied to Θ before the fit; 0 unless Θ jumps at the
+    #: edge of a two-phase region (see :func:`fit_thermodynamic_factor`).
+    smoothing_width: float = 0.0
 
     @property
     def degree(self) -> int:
@@ -222,6 +229,74 @@ def fit_chebyshev(
         f"{what}: a degree-{CHEBYSHEV_DEGREES[-1]} Chebyshev fit still has a relative error "
         f"{err:.2e} > fem.solver.fit_tolerance = {rtol:g}; the handoff's f''(x) is not smooth "
         "on its x range (a looser fem.solver.fit_tolerance accepts a rougher fit)"
+    )
+
+
+#: Gaussian widths (Li fraction) tried in turn when Θ jumps at a two-phase edge.
+SMOOTHING_WIDTHS = (0.0025, 0.005, 0.01, 0.02, 0.04)
+
+
+def fit_thermodynamic_factor(
+    func: Callable[[np.ndarray], np.ndarray],
+    x_range: tuple[float, float],
+    rtol: float,
+    floor: float,
+) -> ChebyshevFit:
+    """Chebyshev form of Θ(x), two-phase aware.
+
+    A smooth Θ is fitted as it is (:func:`fit_chebyshev`). Where the learned f(x) has a
+    two-phase region (the convex envelope is a straight line, an OCV plateau), Θ is 0 inside
+    it and jumps to f''(x_edge)·x(1 − x)/k_BT > 0 at its edges: no polynomial takes a jump.
+    Inside such a region the model already replaces Θ by ``floor`` (Θ_min, a documented
+    regularisation), so only then Θ is smoothed by a Gaussian of the smallest width in
+    :data:`SMOOTHING_WIDTHS` (Li fraction, odd reflection at the ends) whose fit meets
+    ``rtol``; the width is recorded in the fit. Physically this spreads the edge of the
+    two-phase region over ~2 widths in x, far inside what a single-particle model resolves.
+    A kink or jump without such a region is still an error (it is not a regularised gap).
+    Written by hand: scipy's filters are used, but no library fits a jump this way.
+    """
+    try:
+        return fit_chebyshev(func, x_range, rtol)
+    except FemInputError:
+        lo, hi = map(float, x_range)
+        if not intervals_below(func, (lo, hi), floor):
+            raise
+    from scipy.ndimage import gaussian_filter1d
+
+    xs = np.linspace(lo, hi, 4001)
+    raw = np.asarray(func(xs), dtype=float)
+    dx = xs[1] - xs[0]
+    err = math.inf
+    for width in SMOOTHING_WIDTHS:
+        # odd reflection at the ends keeps a linear trend unbiased (a constant extension
+        # would shift a sloped Θ near x_range's ends by ~ slope·width)
+        n = min(int(np.ceil(5 * width / dx)), raw.size - 1)
+        padded = np.concatenate(
+            [2 * raw[0] - raw[n:0:-1], raw, 2 * raw[-1] - raw[-2 : -n - 2 : -1]]
+        )
+        smooth = gaussian_filter1d(padded, width / dx, mode="nearest")[n:-n]
+        try:
+            fit = fit_chebyshev(lambda x, s=smooth: np.interp(x, xs, s), (lo, hi), rtol)
+        except FemInputError as exc:
+            err = exc
+            continue
+        log.warning(
+            "thermodynamic factor jumps at the edge of a two-phase region (Θ < Θ_min = %g on "
+            "x in %s): Θ smoothed over a Gaussian width %g in x before the Chebyshev fit",
+            floor,
+            intervals_below(func, (lo, hi), floor),
+            width,
+        )
+        return dataclasses.replace(
+            fit,
+            theta_min=float(raw.min()),
+            theta_max=float(raw.max()),
+            smoothing_width=width,
+        )
+    raise FemInputError(
+        f"thermodynamic factor: even smoothed over a width {SMOOTHING_WIDTHS[-1]} in x at the "
+        f"edges of its two-phase regions, no Chebyshev fit meets fem.solver.fit_tolerance = "
+        f"{rtol:g} ({err})"
     )
 
 

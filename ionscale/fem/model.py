@@ -32,6 +32,7 @@ from ionscale.fem.material import (
     ParticleMaterial,
     check_case_against_material,
     fit_chebyshev,
+    fit_thermodynamic_factor,
     intervals_below,
 )
 from ionscale.fem.scales import SECONDS_PER_HOUR, Scales, capacity_mAh_cm3
@@ -51,6 +52,7 @@ __all__ = [
     "check_case_against_material",
     "exchange_current_density_A_m2",
     "fit_chebyshev",
+    "fit_thermodynamic_factor",
     "intervals_below",
     "overpotential_V",
 ]

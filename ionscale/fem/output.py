@@ -58,6 +58,7 @@ SUMMARY_SCALARS: tuple[str, ...] = (
     "transport.current_density_A_m2",
     "thermodynamic_factor.chebyshev_degree",
     "thermodynamic_factor.fit_relative_error",
+    "thermodynamic_factor.smoothing_width",
     "thermodynamic_factor.min",
     "thermodynamic_factor.max",
     "lithium_balance_relative_error",
@@ -204,6 +205,7 @@ def summarise(
         "thermodynamic_factor": {
             "chebyshev_degree": result.fit.degree,
             "fit_relative_error": result.fit.max_error,
+            "smoothing_width": result.fit.smoothing_width,
             "min": result.fit.theta_min,
             "max": result.fit.theta_max,
             "clipped_x_intervals": result.clipped_intervals,

@@ -40,7 +40,7 @@ from ionscale.fem.model import (
     ParticleMaterial,
     Scales,
     SolverSettings,
-    fit_chebyshev,
+    fit_thermodynamic_factor,
     intervals_below,
 )
 from ionscale.fem.results import ParticleResult, StepHistory, gather_profiles, open_vtx
@@ -75,8 +75,11 @@ def thermodynamic_factor_fit(
     material: ParticleMaterial, settings: SolverSettings, comm: Any, fit: ChebyshevFit | None
 ) -> tuple[ChebyshevFit, list[list[float]]]:
     """The Chebyshev form of Θ(x) (``fit`` if given) and the x intervals where Θ < Θ_min."""
-    fit = fit or fit_chebyshev(
-        material.thermodynamic_factor, material.x_range, settings.fit_tolerance
+    fit = fit or fit_thermodynamic_factor(
+        material.thermodynamic_factor,
+        material.x_range,
+        settings.fit_tolerance,
+        settings.min_thermodynamic_factor,
     )
     clipped = intervals_below(fit, material.x_range, settings.min_thermodynamic_factor)
     if clipped and comm.rank == 0:
