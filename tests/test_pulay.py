@@ -15,8 +15,10 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from ionscale.config import ConfigError
+from ionscale.gates import ALLOWED, FAILED, GateVerdict, enforce, verdict_of
 from ionscale.reference.calculators import CalculatorSettings
 from ionscale.reference.convergence import (
+    ConvergenceError,
     ConvergenceSettings,
     compare,
     energy_residuals,
@@ -130,6 +132,19 @@ def test_verdict_names_frame_quantity_and_tolerance():
     problems = verdict(rows, ConvergenceSettings(max_stress_GPa=1.0, max_force_meV_A=50.0))
     assert len(problems) == 2 and all(p.startswith("a (C4)") for p in problems)
     assert "tolerance 1 GPa" in problems[1]
+    # the gate: error stops the chain naming the frame, warn records it and goes on
+    for action, expected in (("error", FAILED), ("warn", ALLOWED)):
+        assert verdict_of(problems, action) == expected
+    with pytest.raises(ConvergenceError, match=r"a \(C4\).*reference.convergence.action"):
+        enforce(
+            GateVerdict(FAILED, problems),
+            "reference convergence",
+            "reference.convergence.action",
+            error=ConvergenceError,
+        )
+    enforce(GateVerdict(ALLOWED, problems), "reference convergence", "x")
+    with pytest.raises(ValueError, match=r"reference\.convergence\.action"):
+        ConvergenceSettings(action="ignore")
 
 
 def test_frames_for_the_check_spread_over_x_and_prefer_small_displaced_cells():

@@ -13,10 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from ionscale.gates import ALLOWED, FAILED, PASSED
 from ionscale.thermo.gates import (
-    ALLOWED,
-    FAILED,
-    PASSED,
     DFTCheckSettings,
     OCVIdentitySettings,
     ThermoGateError,

@@ -13,7 +13,8 @@ frames at ``reference.convergence.cutoff_eV`` (and k-point density), and records
   labels are not: at ≥ 1000 eV the Pulay stress of C is below 0.5 GPa).
 
 The stage fails when any exceeds its tolerance, naming the frame and both numbers, unless
-``reference.convergence.action`` is ``warn``.
+``reference.convergence.action`` is ``warn``: a gate in the sense of :mod:`ionscale.gates`,
+with its verdict (passed, failed, allowed by config) in ``convergence.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from ase import Atoms
 
 from ionscale.config import ConfigError
+from ionscale.gates import GateError, check_action, verdict_of
 from ionscale.reference.pulay import PulayCorrection, species_matrix
 from ionscale.settings import default, from_section
 from ionscale.units import EV_PER_A3_TO_GPA
@@ -36,7 +38,7 @@ from ionscale.units import EV_PER_A3_TO_GPA
 log = logging.getLogger(__name__)
 
 
-class ConvergenceError(RuntimeError):
+class ConvergenceError(GateError):
     """Labels at the configured settings differ from the tight ones beyond the tolerances."""
 
 
@@ -52,6 +54,9 @@ class ConvergenceSettings:
     max_force_meV_A: float = default("reference.convergence.max_force_meV_A")
     max_stress_GPa: float = default("reference.convergence.max_stress_GPa")
     action: str = default("reference.convergence.action")
+
+    def __post_init__(self) -> None:
+        check_action("reference.convergence.action", self.action)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> ConvergenceSettings:
@@ -227,6 +232,6 @@ def check_convergence(
         "max_force_diff_meV_A": max(r["max_force_diff_meV_A"] for r in rows),
         "max_stress_diff_GPa": max(r["max_stress_diff_GPa"] for r in rows),
         "problems": problems,
-        "verdict": "converged" if not problems else f"not converged ({settings.action})",
+        "verdict": verdict_of(problems, settings.action),
         "energy_note": "ΔE/atom after removing a least-squares per-species shift",
     }

@@ -393,6 +393,7 @@ def check_label_convergence(
     labelled frames (imports are someone else's settings) at the tight settings; write
     ``convergence.json``; raise :class:`~ionscale.reference.convergence.ConvergenceError`
     (after logging every number) when a tolerance is exceeded and ``action`` is ``error``."""
+    from ionscale.gates import GateVerdict, enforce
     from ionscale.reference.calculators import CalculatorSettings
     from ionscale.reference.convergence import (
         ConvergenceError,
@@ -417,18 +418,19 @@ def check_label_convergence(
             np.round(row["stress_GPa"][:3], 2).tolist(),
             np.round(row["stress_tight_GPa"][:3], 2).tolist(),
         )
-    if report["problems"] and settings.action == "error":
-        raise ConvergenceError(
-            "reference labels are not converged at reference.calculator.cutoff_eV = "
-            f"{calc.cutoff_eV:g} eV / kpoint_density_per_A = {calc.kpoint_density_per_A:g} "
-            f"against the tight {report['tight']['cutoff_eV']:g} eV / "
-            f"{report['tight']['kpoint_density_per_A']:g}:\n  "
-            + "\n  ".join(report["problems"])
-            + "\nTighten reference.calculator, or set reference.convergence.action: warn to "
-            "go on with these labels"
-        )
-    for problem in report["problems"]:
-        log.warning("allowed by reference.convergence.action = warn: %s", problem)
+    what = (
+        f"reference convergence (reference.calculator: {calc.cutoff_eV:g} eV, "
+        f"kpoint_density_per_A {calc.kpoint_density_per_A:g}; tight: "
+        f"{report['tight']['cutoff_eV']:g} eV, {report['tight']['kpoint_density_per_A']:g})"
+    )
+    verdict = GateVerdict(report["verdict"], report["problems"], report["tolerances"])
+    enforce(
+        verdict,
+        what,
+        "reference.convergence.action: warn (or tighten reference.calculator)",
+        error=ConvergenceError,
+        logger=log,
+    )
     write_json(out_json, report, provenance)
     return report
 

@@ -1,9 +1,7 @@
 """The thermo stage's gates: checks whose failure stops the chain before the continuum.
 
-A number that contradicts a measurement or the pipeline's own check stops the chain with an
-error naming both, unless the config explicitly allows it (``action: warn``). Each gate records
-its numbers, its tolerance and its verdict (``passed``, ``failed`` or ``allowed by config``) in
-its stage's results, so a run that went on despite a failed check says so.
+Each is a gate in the sense of :mod:`ionscale.gates` (``action: error | warn``, a recorded
+verdict); this module holds their checks.
 
 - **DFT check** (rule thermo_dft_check, :func:`judge_dft_check`): the DP formation energies of
   the recomputed orderings against DFT. The mean absolute error (eV/site) must not exceed
@@ -27,38 +25,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ionscale import gates
+from ionscale.gates import (
+    GateError,
+    GateVerdict,
+    check_action,
+    verdict_of,
+)
 from ionscale.settings import default, from_section
 from ionscale.units import BOLTZMANN_eV_K
 
 log = logging.getLogger("ionscale.thermo.stage")
 
-#: what a gate does when its check fails: stop the chain, or log and record it and go on
-ACTIONS = ("error", "warn")
-PASSED, FAILED, ALLOWED = "passed", "failed", "allowed by config"
 
-
-class ThermoGateError(RuntimeError):
+class ThermoGateError(GateError):
     """A thermo check failed and the config does not allow it; ``record`` holds its numbers."""
-
-    def __init__(self, message: str, record: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.record = dict(record or {})
-
-
-def _check_action(key: str, action: str) -> None:
-    if action not in ACTIONS:
-        raise ValueError(f"{key}: unknown action {action!r}; known: {', '.join(ACTIONS)}")
-
-
-def _verdict(problems: Sequence[str], action: str) -> str:
-    if not problems:
-        return PASSED
-    return FAILED if action == "error" else ALLOWED
 
 
 # -- DFT check ----------------------------------------------------------------------------------
@@ -86,7 +72,7 @@ class DFTCheckSettings:
     action: str = default("thermo.dft_check.action")
 
     def __post_init__(self) -> None:
-        _check_action("thermo.dft_check.action", self.action)
+        check_action("thermo.dft_check.action", self.action)
         if not self.max_mae_eV_per_site > 0:
             raise ValueError(
                 "thermo.dft_check.max_mae_eV_per_site: must be > 0 eV/site, got "
@@ -96,22 +82,6 @@ class DFTCheckSettings:
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> DFTCheckSettings:
         return from_section(cls, section, "thermo.dft_check", error=ValueError)
-
-
-@dataclass
-class GateVerdict:
-    """A gate's decision: ``verdict`` and the problems (one sentence each, naming numbers)."""
-
-    verdict: str
-    problems: list[str] = field(default_factory=list)
-    numbers: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> bool:
-        return self.verdict != PASSED
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def judge_dft_check(
@@ -174,7 +144,7 @@ def judge_dft_check(
                 f"structures exceeds {key} = {tol:g} eV/site; worst: ordering {index[w]} "
                 f"(x = {li_fraction[w]:.3f}) DP {dp[w]:+.4f} vs DFT {dft[w]:+.4f} eV/site"
             )
-    return GateVerdict(_verdict(problems, settings.action), problems, numbers)
+    return GateVerdict(verdict_of(problems, settings.action), problems, numbers)
 
 
 # -- OCV identity -------------------------------------------------------------------------------
@@ -194,7 +164,7 @@ class OCVIdentitySettings:
     action: str = default("thermo.ocv_identity.action")
 
     def __post_init__(self) -> None:
-        _check_action("thermo.ocv_identity.action", self.action)
+        check_action("thermo.ocv_identity.action", self.action)
         if not self.tolerance_V > 0:
             raise ValueError(
                 f"thermo.ocv_identity.tolerance_V: must be > 0 V, got {self.tolerance_V}"
@@ -333,24 +303,10 @@ def ocv_identity(
         end_formation_eV_per_site=(e0, e1),
         tolerance_V=tol,
         action=settings.action,
-        verdict=GateVerdict(_verdict(problems, settings.action), problems, numbers),
+        verdict=GateVerdict(verdict_of(problems, settings.action), problems, numbers),
     )
 
 
 def enforce(verdict: GateVerdict, what: str, allow_hint: str) -> None:
-    """Log the verdict; raise :class:`ThermoGateError` when it is ``failed``.
-
-    ``what`` names the check in the message; ``allow_hint`` says which key allows it.
-    """
-    if verdict.verdict == PASSED:
-        log.info("%s passed: %s", what, verdict.numbers)
-        return
-    for p in verdict.problems:
-        log.warning("%s: %s", what, p)
-    if verdict.verdict == ALLOWED:
-        log.warning("%s failed, allowed by config (%s); the chain goes on", what, allow_hint)
-        return
-    raise ThermoGateError(
-        f"{what} failed: " + "; ".join(verdict.problems) + f". To go on anyway set {allow_hint}.",
-        verdict.as_dict(),
-    )
+    """:func:`ionscale.gates.enforce` raising :class:`ThermoGateError`."""
+    gates.enforce(verdict, what, allow_hint, error=ThermoGateError, logger=log)
