@@ -448,7 +448,7 @@ def run_dft_check(
 
     settings = DFTCheckSettings.from_config(cfg["thermo"]["dft_check"])
     host = read_host_for_dft_check(inputs["h5"])
-    arrays, a_metal = read_orderings_for_dft_check(inputs["h5"], refer_to_host=host is not None)
+    arrays, a_metal = read_orderings_for_dft_check(inputs["h5"])
     relaxed = ase.io.read(inputs["relaxed"], index=":")
     metal = bcc_metal(cfg["reference"]["mobile_species"], a_metal)
     eligible = held_out_orderings(cfg, arrays)

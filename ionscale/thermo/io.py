@@ -318,30 +318,20 @@ DFT_CHECK_ARRAYS = (
 )
 
 
-def read_orderings_for_dft_check(
-    h5_path: str | Path, refer_to_host: bool = False
-) -> tuple[dict[str, np.ndarray], float]:
+def read_orderings_for_dft_check(h5_path: str | Path) -> tuple[dict[str, np.ndarray], float]:
     """The per-ordering arrays of :data:`DFT_CHECK_ARRAYS` (plus ``ordering_id``, str) and the
     relaxed bcc Li lattice constant (Å) from orderings.h5.
 
-    ``formation_energy_eV_per_site`` comes back against the reference the DFT check forms its
-    own from: with ``refer_to_host`` as stored (x = 0 is the relaxed host structure, which the
-    check recomputes: :func:`read_host_for_dft_check`); otherwise against the empty lattice
-    cell: when x = 0 of orderings.h5 is a separate host structure, the empty lattice cell's
-    formation energy (model 0; graphite: the stacking energy) is subtracted (files without
-    ``reference/empty_lattice_formation_energy_eV_per_site`` are returned as they are).
+    ``formation_energy_eV_per_site`` comes back as stored: against the x = 0 reference of
+    orderings.h5, which the DFT check recomputes itself (the relaxed host structure,
+    :func:`read_host_for_dft_check`, or the empty lattice cell in files without one).
     """
     import h5py
 
     arrays = {k: read_quantity(h5_path, k).value for k in DFT_CHECK_ARRAYS}
-    name = "reference/empty_lattice_formation_energy_eV_per_site"
     with h5py.File(h5_path, "r") as h5:
-        has_offset = name in h5
         if "ordering_id" in h5:
             arrays["ordering_id"] = np.array([v.decode() for v in h5["ordering_id"][()]])
-    if has_offset and not refer_to_host:
-        offset = float(np.atleast_1d(read_quantity(h5_path, name).value)[0])
-        arrays["formation_energy_eV_per_site"] = arrays["formation_energy_eV_per_site"] - offset
     a_metal = float(read_quantity(h5_path, "reference/li_metal_lattice_constant_A").value)
     return arrays, a_metal
 
