@@ -95,6 +95,82 @@ def test_random_walk_D_recovered_and_interval_calibrated():
         assert abs(mean - D_true) < 3 * sem, (dirs, mean, sem)
 
 
+def vacancy_walk(seed, n_frames, dt_ps=0.05, cells=3, layers=2, n_vacancies=2, rate_per_ps=2.0):
+    """Li on a triangular lattice (a = 4.3 Å, LiC6-like), ``n_vacancies`` vacancies hopping to a
+    random neighbour at ``rate_per_ps`` each direction (kinetic Monte Carlo): every Li hop is a
+    vacancy hop, so the Li are not independent walkers. Positions sampled every ``dt_ps``."""
+    rng = np.random.default_rng(seed)
+    a1, a2 = np.array([4.3, 0.0, 0.0]), np.array([2.15, 4.3 * np.sqrt(3) / 2, 0.0])
+    steps = [(1, 0), (-1, 0), (0, 1), (0, -1), (1, -1), (-1, 1)]
+    sites = [(i, j, k) for i in range(cells) for j in range(cells) for k in range(layers)]
+    empty = set(rng.choice(len(sites), n_vacancies, replace=False).tolist())
+    occupant, pos, vacancies = {}, [], []
+    for n, (i, j, k) in enumerate(sites):
+        if n in empty:
+            vacancies.append((i, j, k))
+        else:
+            occupant[(i, j, k)] = len(pos)
+            pos.append(i * a1 + j * a2 + [0.0, 0.0, 3.7 * k])
+    pos = np.array(pos)
+    traj = np.empty((n_frames, len(pos), 3))
+    t, frame = 0.0, 0
+    while frame < n_frames:
+        t += rng.exponential(1 / (6 * rate_per_ps * n_vacancies))
+        while frame < n_frames and frame * dt_ps <= t:
+            traj[frame] = pos
+            frame += 1
+        v = rng.integers(n_vacancies)
+        di, dj = steps[rng.integers(6)]
+        i, j, k = vacancies[v]
+        target = ((i + di) % cells, (j + dj) % cells, k)
+        if target in occupant:  # the Li there jumps into the vacancy
+            m = occupant.pop(target)
+            pos[m] -= di * a1 + dj * a2
+            occupant[(i, j, k)] = m
+        vacancies[v] = target
+    return traj, np.arange(n_frames) * dt_ps
+
+
+def test_vacancy_mechanism_counts_the_vacancies_as_carriers():
+    """2 vacancies among 16 Li: the 95 % interval covers the ensemble D when the uncertainty
+    model counts the 2 vacancies (carriers auto), and falls far short when it counts 16 Li."""
+    s_auto = MSDSettings(directions="xy", min_hops=0)
+    s_atoms = MSDSettings(directions="xy", min_hops=0, carriers=16)
+    fits = {"auto": [], "atoms": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffusionWarning)
+        for seed in range(80):
+            pos, t = vacancy_walk(seed, 301)
+            for key, s in (("auto", s_auto), ("atoms", s_atoms)):
+                res = analyse_positions(pos, t, s, mobile_vacancies=2)
+                fit = res.fits["xy"]
+                fits[key].append((fit.diffusivity_A2_ps, fit.diffusivity_uncertainty_A2_ps))
+            assert res.n_carriers == 16 and analyse_positions(
+                pos, t, s_auto, mobile_vacancies=2
+            ).n_carriers == 2  # fmt: skip
+    auto, atoms = np.array(fits["auto"]), np.array(fits["atoms"])
+    ok = np.isfinite(auto).all(axis=1) & np.isfinite(atoms).all(axis=1)
+    assert ok.sum() >= 70, ok.sum()  # a few short walks show no diffusive regime
+    auto, atoms = auto[ok], atoms[ok]
+    assert np.allclose(auto[:, 0], atoms[:, 0])  # the same D, another uncertainty
+    truth = auto[:, 0].mean()  # the ensemble D (80 walks: its own error is ~1/9 of one walk's)
+    spread = auto[:, 0].std(ddof=1)
+    cover = {
+        k: np.mean(np.abs(v[:, 0] - truth) < 1.96 * v[:, 1])
+        for k, v in (("auto", auto), ("atoms", atoms))
+    }
+    assert cover["auto"] >= 0.85, cover
+    assert cover["atoms"] < 0.7, cover
+    assert np.median(atoms[:, 1]) < spread / 2 < np.median(auto[:, 1]), (spread, auto, atoms)
+
+
+def test_carriers_setting_is_checked():
+    with pytest.raises(DiffusionInputError, match=r"diffusion\.carriers"):
+        MSDSettings(carriers=0)
+    with pytest.raises(DiffusionInputError, match=r"diffusion\.carriers"):
+        MSDSettings(carriers="vacancies")
+
+
 def test_in_plane_walk_gives_in_plane_D_and_no_z_diffusion():
     """Diffusion in x, y only; z vibrates in a cage: D_xy = D, D_xyz = 2/3 D, D_z not reported."""
     D_true = 0.08

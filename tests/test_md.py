@@ -104,6 +104,7 @@ def test_short_run_writes_valid_trajectory(li_models, li_cell, tmp_path):
     np.testing.assert_allclose(
         msd_fft(traj["positions_A"]), msd_direct(traj["positions_A"]), atol=1e-10
     )
+    assert traj["mobile_vacancies"] == 1  # the cell's vacancies: the carriers of diffusion
 
 
 @pytest.mark.engine

@@ -14,7 +14,13 @@ import numpy as np
 
 from ionscale.diffusion.msd import _as_frames_atoms_xyz, count_hops, msd_fft
 from ionscale.diffusion.msd_fit import DiffusivityFit, fit_diffusivity
-from ionscale.diffusion.settings import DIRECTIONS, DiffusionInputError, MSDSettings, _warn
+from ionscale.diffusion.settings import (
+    DIRECTIONS,
+    DiffusionInputError,
+    MSDSettings,
+    _warn,
+    resolve_carriers,
+)
 from ionscale.diffusion.trajectory import read_trajectory
 
 
@@ -28,6 +34,7 @@ class MSDResult:
     fits: dict[str, DiffusivityFit]
     n_hops: int
     n_mobile: int
+    n_carriers: int
     mobile_species: str
     volume_A3: float
     settings: MSDSettings
@@ -46,9 +53,14 @@ def analyse_positions(
     temperature_K: float = float("nan"),
     mobile_species: str = "Li",
     volume_A3: float = float("nan"),
+    mobile_vacancies: int = 0,
     source: str = "trajectory",
 ) -> MSDResult:
-    """MSD (FFT), D ± σ for every direction set, and hops, from unwrapped positions."""
+    """MSD (FFT), D ± σ for every direction set, and hops, from unwrapped positions.
+
+    ``mobile_vacancies`` (those of the MD cell) sets the carriers of the uncertainty model when
+    ``settings.carriers`` is auto.
+    """
     if settings.directions not in DIRECTIONS:
         raise DiffusionInputError(
             f"diffusion.directions = {settings.directions!r}; expected one of "
@@ -57,6 +69,7 @@ def analyse_positions(
     positions = _as_frames_atoms_xyz(positions)
     time_ps = np.asarray(time_ps, float)
     msd = msd_fft(positions)
+    n_carriers = resolve_carriers(settings.carriers, positions.shape[1], mobile_vacancies)
     fits = {}
     for name in DIRECTIONS:
         fits[name] = fit_diffusivity(
@@ -69,6 +82,7 @@ def analyse_positions(
             slope_tolerance=settings.slope_tolerance,
             min_fit_points=settings.min_fit_points,
             max_fit_points=settings.max_fit_points,
+            n_carriers=n_carriers,
             source=source,
         )
     hops = int(count_hops(positions, settings.hop_distance_A).sum())
@@ -79,6 +93,7 @@ def analyse_positions(
         fits=fits,
         n_hops=hops,
         n_mobile=positions.shape[1],
+        n_carriers=n_carriers,
         mobile_species=mobile_species,
         volume_A3=volume_A3,
         settings=settings,
@@ -111,5 +126,6 @@ def analyse_trajectory(path: str | Path, settings: MSDSettings) -> MSDResult:
         temperature_K=traj["temperature_K"],
         mobile_species=traj["mobile_species"],
         volume_A3=traj["volume_A3"],
+        mobile_vacancies=traj["mobile_vacancies"],
         source=str(path),
     )

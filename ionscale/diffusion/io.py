@@ -26,7 +26,8 @@ files through these constants or the readers here. Each file is written through
 
 Group attributes ``dimensionality``, ``diffusive``, ``window_rule``; root attributes
 ``temperature_K``, ``mobile_species``, ``directions``, ``dimensionality``, ``n_mobile``,
-``volume_A3``, ``window_rule``, ``uncertainty_method``, ``warnings_json``.
+``n_carriers`` (independent carriers of the uncertainty model), ``volume_A3``,
+``window_rule``, ``uncertainty_method``, ``warnings_json``.
 
 ``diffusion/arrhenius.h5`` (dataset → units)::
 
@@ -234,6 +235,7 @@ def write_msd_h5(path: str | Path, result: MSDResult, provenance: Provenance) ->
         h5.attrs["directions"] = s.directions
         h5.attrs["dimensionality"] = main.dimensionality
         h5.attrs["n_mobile"] = result.n_mobile
+        h5.attrs["n_carriers"] = result.n_carriers
         h5.attrs["volume_A3"] = result.volume_A3
         h5.attrs["window_rule"] = main.window.rule
         h5.attrs["uncertainty_method"] = (

@@ -7,7 +7,9 @@ Uncertainty of D (the MSD points are correlated)
     doi:10.1021/acs.jctc.4c01249), implemented here with numpy/scipy rather than by calling
     kinisi 2.1.0: at a lag Δt_i the variance of the MSD is the observed variance of the squared
     displacements divided by the number of non-overlapping observations
-    n_i = N_atoms · t_max / Δt_i, and the covariance of two lags is that of a random walk,
+    n_i = N_carriers · t_max / Δt_i (kinisi: N_atoms; here the independent carriers, in a
+    vacancy mechanism the few vacancies: :func:`~ionscale.diffusion.settings.resolve_carriers`),
+    and the covariance of two lags is that of a random walk,
     Σ_ij = σ_i² · n_i / n_j for Δt_i ≤ Δt_j. D follows from a generalised least-squares (GLS;
     Aitken 1935) fit of MSD = 2·d·D·t + c over the diffusive window, with
     Cov(slope, c) = (Xᵀ Σ⁻¹ X)⁻¹. kinisi samples the same Gaussian likelihood by MCMC (emcee)
@@ -257,6 +259,7 @@ def fit_diffusivity(
     slope_tolerance: float,
     min_fit_points: int,
     max_fit_points: int,
+    n_carriers: int | None = None,
     source: str = "trajectory",
 ) -> DiffusivityFit:
     """D for one direction set: window by the stated rule, kinisi covariance, GLS.
@@ -273,6 +276,8 @@ def fit_diffusivity(
         Key of :data:`DIRECTIONS`.
     max_fit_points:
         At most this many lags (evenly spaced in the window) enter the GLS fit.
+    n_carriers:
+        Independent carriers of the covariance model (default: the atoms).
     """
     if directions not in DIRECTIONS:
         raise DiffusionInputError(
@@ -281,13 +286,14 @@ def fit_diffusivity(
     comps = DIRECTIONS[directions]
     d = len(comps)
     msd = msd_components_A2[:, list(comps)].sum(axis=1)
-    n_frames, n_atoms = positions.shape[0], positions.shape[1]
+    n_frames = positions.shape[0]
+    n_walkers = positions.shape[1] if n_carriers is None else int(n_carriers)
 
     @functools.cache  # the accepted window is evaluated again below
     def fit_inputs(start: int, end: int):
         n_pts = min(max_fit_points, end - start + 1)
         lags = np.unique(np.linspace(start, end, n_pts).round().astype(int))
-        n_indep = n_atoms * (n_frames - 1) / lags
+        n_indep = n_walkers * (n_frames - 1) / lags
         mean_sd, var_sd = squared_displacement_stats(positions, lags, comps)
         return lags, n_indep, mean_sd, msd_covariance(smooth_variance(lags, var_sd), n_indep)
 

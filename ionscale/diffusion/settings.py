@@ -51,6 +51,9 @@ class MSDSettings:
         Displacement from the anchor that counts as a hop, Å.
     min_hops:
         Fewer observed hops than this give a warning.
+    carriers:
+        Independent carriers of the uncertainty model: "auto" (the MD cell's vacancies when it
+        has any, else the mobile atoms) or a number (:func:`resolve_carriers`).
     """
 
     directions: str = default("diffusion.directions")
@@ -61,8 +64,17 @@ class MSDSettings:
     max_fit_points: int = default("diffusion.max_fit_points")
     hop_distance_A: float = default("diffusion.hop_distance_A")
     min_hops: int = default("diffusion.min_hops")
+    carriers: str | int = default("diffusion.carriers")
 
     def __post_init__(self) -> None:
+        if self.carriers != "auto" and not (
+            isinstance(self.carriers, int)
+            and not isinstance(self.carriers, bool)
+            and self.carriers >= 1
+        ):
+            raise DiffusionInputError(
+                f"diffusion.carriers = {self.carriers!r}; expected auto or an integer >= 1"
+            )
         if self.min_fit_points > self.max_fit_points:
             raise DiffusionInputError(
                 f"diffusion.min_fit_points = {self.min_fit_points} exceeds "
@@ -73,6 +85,20 @@ class MSDSettings:
     def from_config(cls, cfg: dict[str, Any]) -> MSDSettings:
         """From the ``diffusion`` section (shared with :class:`ArrheniusSettings`)."""
         return from_section(cls, cfg, "diffusion", shared=True)
+
+
+def resolve_carriers(carriers: str | int, n_mobile: int, n_vacancies: int) -> int:
+    """The number of independent carriers behind an MSD of ``n_mobile`` atoms.
+
+    In a vacancy mechanism with n_v ≪ n_mobile vacancies every hop of a mobile atom is a hop of
+    a vacancy: the squared displacements of the mobile atoms share n_v sources of randomness,
+    and counting n_mobile independent walkers understates σ_D by up to √(n_mobile/n_v)
+    (about 2.4× for 2 vacancies among 16 Li, measured on synthetic vacancy walks in the tests).
+    ``auto`` takes the vacancies when there are any (capped at n_mobile), else the atoms.
+    """
+    if carriers == "auto":
+        return min(n_vacancies, n_mobile) if n_vacancies > 0 else n_mobile
+    return int(carriers)
 
 
 @dataclass

@@ -63,5 +63,6 @@ def build_md_cell(
         rng = np.random.default_rng(seed)
         del atoms[sorted(rng.choice(mobile, size=mobile_vacancies, replace=False).tolist())]
     atoms.info.clear()
+    atoms.info["mobile_vacancies"] = int(mobile_vacancies)  # recorded in trajectory.h5
     atoms.calc = None
     return atoms

@@ -234,7 +234,8 @@ class TrajectoryFileError(ValueError):
 def read_trajectory(path: str | Path) -> dict[str, Any]:
     """Read trajectory.h5 for analysis: ``time_ps`` (from 0), ``positions_A`` of the mobile
     species (n_frames, n_mobile, 3; unwrapped, relative to the system's centre of mass when the
-    file stores it), ``temperature_K``, ``mobile_species``, ``volume_A3``.
+    file stores it), ``temperature_K``, ``mobile_species``, ``volume_A3`` and
+    ``mobile_vacancies`` (0 in files that predate it).
 
     Raises :class:`TrajectoryFileError` naming the file and what is missing or malformed.
     """
@@ -269,6 +270,7 @@ def read_trajectory(path: str | Path) -> dict[str, Any]:
             "temperature_K": float(h5.attrs["temperature_K"]),
             "mobile_species": species.decode() if isinstance(species, bytes) else str(species),
             "volume_A3": float(h5.attrs["volume_A3"]),
+            "mobile_vacancies": int(h5.attrs.get("mobile_vacancies", 0)),
         }
     dt = np.diff(out["time_ps"])
     if len(dt) == 0 or not np.allclose(dt, dt[0], rtol=1e-6, atol=1e-9) or dt[0] <= 0:

@@ -142,6 +142,8 @@ def run_md(
         stack.callback(lmp.close)
         require_deepmd(lmp)
         h5 = stack.enter_context(open_result_h5(out_path, provenance)) if root else None
+        if h5 is not None:  # the diffusion stage's carrier count (diffusion.carriers: auto)
+            h5.attrs["mobile_vacancies"] = int(atoms.info.get("mobile_vacancies", 0))
         run = LammpsRun(lmp, s, mobile_idx + 1, n_atoms)  # LAMMPS ids follow the ASE order, from 1
         try:
             summary = _simulate(

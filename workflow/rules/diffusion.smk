@@ -10,6 +10,7 @@ _MSD_KEYS = [
     "diffusion.max_fit_points",
     "diffusion.hop_distance_A",
     "diffusion.min_hops",
+    "diffusion.carriers",
 ]
 
 
