@@ -252,6 +252,39 @@ def test_hops_on_a_lattice_are_counted_exactly():
     assert count_hops(pos, 1.5).sum() == jumps
 
 
+def _hopping_atoms(seed, vibration_A, correlation_frames, n_frames=2000, n_atoms=16, p=0.002):
+    """Atoms on a triangular lattice (2.46 Å) hop with probability ``p`` per frame and vibrate
+    as an AR(1) process (rms ``vibration_A`` per component, ``correlation_frames``)."""
+    rng = np.random.default_rng(seed)
+    site, vib = np.zeros((n_atoms, 3)), np.zeros((n_atoms, 3))
+    phi = np.exp(-1 / correlation_frames) if correlation_frames else 0.0
+    pos, jumps = np.empty((n_frames, n_atoms, 3)), 0
+    for k in range(n_frames):
+        moved = rng.random(n_atoms) < p
+        angle = rng.integers(6, size=n_atoms) * np.pi / 3
+        site[moved, 0] += 2.46 * np.cos(angle[moved])
+        site[moved, 1] += 2.46 * np.sin(angle[moved])
+        jumps += moved.sum()
+        vib = phi * vib + np.sqrt(1 - phi**2) * rng.normal(scale=vibration_A, size=vib.shape)
+        pos[k] = site + vib
+    return pos, jumps
+
+
+@pytest.mark.parametrize(("vibration_A", "correlation_frames"), [(0.3, 0), (0.3, 10)])
+def test_vibration_is_not_counted_as_hops(vibration_A, correlation_frames):
+    """0.3 Å vibration (rms per component) beside 2.46 Å hops: frame by frame the anchor rule
+    counts vibrations as hops; averaged over a residence of 10 frames it counts the hops."""
+    pos, jumps = _hopping_atoms(1, vibration_A, correlation_frames)
+    assert count_hops(pos, 1.5, 1).sum() > 1.3 * jumps
+    assert abs(count_hops(pos, 1.5, 10).sum() - jumps) <= 0.1 * jumps
+    # the analysis turns diffusion.hop_residence_time_ps into frames
+    t = np.arange(len(pos)) * 0.02
+    s = MSDSettings(min_hops=0, hop_residence_time_ps=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffusionWarning)
+        assert analyse_positions(pos, t, s).n_hops == count_hops(pos, 1.5, 10).sum()
+
+
 def _arrhenius_data(seed, temps, Ea=0.5, D0=1e-3, rel_noise=0.1):
     rng = np.random.default_rng(seed)
     d_true = D0 * np.exp(-Ea / (BOLTZMANN_eV_K * temps))

@@ -85,7 +85,9 @@ def analyse_positions(
             n_carriers=n_carriers,
             source=source,
         )
-    hops = int(count_hops(positions, settings.hop_distance_A).sum())
+    dt = float(time_ps[1] - time_ps[0]) if len(time_ps) > 1 else 1.0
+    residence = max(1, round(settings.hop_residence_time_ps / dt))
+    hops = int(count_hops(positions, settings.hop_distance_A, residence).sum())
     result = MSDResult(
         temperature_K=temperature_K,
         time_ps=time_ps,

@@ -207,7 +207,13 @@ def write_msd_h5(path: str | Path, result: MSDResult, provenance: Provenance) ->
             h5, MSD_DIFFUSIVITY.uncertainty, main.diffusivity_uncertainty_cm2_s,
             "standard uncertainty of D (kinisi MSD covariance + GLS)",
         )  # fmt: skip
-        _add(h5, MSD_N_HOPS, result.n_hops, f"hops farther than {s.hop_distance_A} Å")
+        _add(
+            h5,
+            MSD_N_HOPS,
+            result.n_hops,
+            f"hops farther than {s.hop_distance_A} Å of the position averaged over "
+            f"{s.hop_residence_time_ps} ps",
+        )
         _add(h5, MSD_NUMBER_DENSITY, result.number_density_per_cm3)
         for name, fit in result.fits.items():
             g = h5.create_group(name)

@@ -126,22 +126,43 @@ def squared_displacement_stats(
     return mean, var
 
 
-def count_hops(positions: np.ndarray, hop_distance_A: float) -> np.ndarray:
-    """Hops per atom: moves farther than ``hop_distance_A`` (Å) from the last anchor position.
+def count_hops(
+    positions: np.ndarray, hop_distance_A: float, residence_frames: int = 1
+) -> np.ndarray:
+    """Hops per atom: moves of the residence-averaged position farther than ``hop_distance_A``
+    (Å) from the last anchor.
 
-    The anchor starts at the first frame and jumps to the current position at each hop, so a
-    vibration (amplitude ≪ hop distance) never counts and a hop back counts again.
+    Positions are first averaged over ``residence_frames`` consecutive frames (a moving
+    average; 1: none), so thermal vibration shrinks by about √(residence_frames / its
+    correlation length in frames) and an excursion shorter than the residence time (out and
+    straight back) is not a hop. The anchor starts at the first averaged frame; at a hop it
+    jumps to the averaged position ``residence_frames`` later, where the atom has settled at
+    its new site (not to the crossing point between sites, from which an ordinary vibration
+    at the new site would count again), and the atom is judged again from there on. A hop
+    back counts again.
 
     Returns an integer array (n_atoms,).
     """
+    from scipy.ndimage import uniform_filter1d
+
     x = _as_frames_atoms_xyz(positions)
     if hop_distance_A <= 0:
         raise DiffusionInputError(f"hop distance must be > 0 Å, got {hop_distance_A}")
+    w = int(residence_frames)
+    if w < 1:
+        raise DiffusionInputError(f"residence must be ≥ 1 frame, got {residence_frames}")
+    if w > 1:
+        x = uniform_filter1d(x, size=w, axis=0, mode="nearest")
+    n = x.shape[0]
     anchor = x[0].copy()
     hops = np.zeros(x.shape[1], dtype=int)
+    settled = np.zeros(x.shape[1], dtype=int)  # frame from which an atom is judged again
     limit = hop_distance_A**2
-    for frame in x[1:]:
-        moved = ((frame - anchor) ** 2).sum(axis=1) > limit
-        hops += moved
-        anchor[moved] = frame[moved]
+    for t in range(1, n):
+        moved = (((x[t] - anchor) ** 2).sum(axis=1) > limit) & (t >= settled)
+        if moved.any():
+            hops += moved
+            later = min(t + w, n - 1)
+            anchor[moved] = x[later][moved]
+            settled[moved] = later
     return hops

@@ -49,6 +49,9 @@ class MSDSettings:
         Fewest lags the window must hold; most lags used by the GLS fit.
     hop_distance_A:
         Displacement from the anchor that counts as a hop, Å.
+    hop_residence_time_ps:
+        Positions are averaged over this time before hops are counted; an excursion shorter
+        than it is not a hop (:func:`~ionscale.diffusion.msd.count_hops`).
     min_hops:
         Fewer observed hops than this give a warning.
     carriers:
@@ -63,6 +66,7 @@ class MSDSettings:
     min_fit_points: int = default("diffusion.min_fit_points")
     max_fit_points: int = default("diffusion.max_fit_points")
     hop_distance_A: float = default("diffusion.hop_distance_A")
+    hop_residence_time_ps: float = default("diffusion.hop_residence_time_ps")
     min_hops: int = default("diffusion.min_hops")
     carriers: str | int = default("diffusion.carriers")
 

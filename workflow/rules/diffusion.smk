@@ -9,6 +9,7 @@ _MSD_KEYS = [
     "diffusion.min_fit_points",
     "diffusion.max_fit_points",
     "diffusion.hop_distance_A",
+    "diffusion.hop_residence_time_ps",
     "diffusion.min_hops",
     "diffusion.carriers",
 ]
