@@ -157,6 +157,13 @@ def _diffusion_temperatures(cfg: Mapping[str, Any], root: Path) -> None:
             f"diffusion.min_temperatures = {need}: the Arrhenius fit can never have that many; "
             f"md.temperatures_K lists {have}"
         )
+    temps = cfg["md"]["temperatures_K"]
+    span = cfg["diffusion"]["min_temperature_span_K"]
+    if max(temps) - min(temps) < span:
+        raise ConfigError(
+            f"diffusion.min_temperature_span_K = {span:g}: md.temperatures_K = {list(temps)} "
+            f"span {max(temps) - min(temps):g} K, so the Arrhenius fit can never have it"
+        )
 
 
 def _thermo(cfg: Mapping[str, Any], root: Path) -> None:

@@ -327,6 +327,27 @@ def test_arrhenius_input_errors_and_two_point_warning():
         fit_arrhenius([800.0, 800.0, 900.0], [1e-6, 1e-6, 2e-6], [1e-7] * 3)
 
 
+def test_arrhenius_curvature_warns_on_two_mechanisms_only():
+    """A straight Arrhenius line with 10 % noise rarely warns (2σ test); the sum of two
+    mechanisms (0.3 and 1.0 eV) bends in the plot and warns; a narrow sweep is an error."""
+    temps = np.array([600.0, 700, 800, 900, 1000, 1200])
+    false_alarms = 0
+    for seed in range(200):
+        d, sd = _arrhenius_data(seed, temps)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DiffusionWarning)
+            fit_arrhenius(temps, d, sd)
+        false_alarms += any("bends" in str(w.message) for w in caught)
+    assert false_alarms <= 20, false_alarms  # ~5 % expected at 2 standard errors
+    two = 1e-5 * np.exp(-0.3 / (BOLTZMANN_eV_K * temps)) + 10 * np.exp(
+        -1.0 / (BOLTZMANN_eV_K * temps)
+    )
+    with pytest.warns(DiffusionWarning, match="bends in the Arrhenius plot"):
+        fit_arrhenius(temps, two, 0.03 * two)
+    with pytest.raises(DiffusionInputError, match=r"span 200 K.*min_temperature_span_K = 250"):
+        fit_arrhenius([750.0, 850.0, 950.0], [1e-6, 2e-6, 3e-6], [1e-7] * 3, min_span_K=250)
+
+
 def test_nernst_einstein_matches_the_formula():
     n_cm3, D, T, z = 1.5e22, 2e-8, 300.0, 1.0
     expected = (n_cm3 * 1e6) * (z * constants.e) ** 2 * (D * 1e-4) / (constants.k * T) / 100

@@ -9,6 +9,11 @@ Arrhenius fit
     short). D at the report temperature, with a 95 % interval exp(ln D ± 1.96 σ_lnD) from the
     propagated covariance (normal approximation).
 
+    Curvature: with four or more temperatures a quadratic in 1/(k_B T) is fitted with the same
+    weights; a curvature term beyond 2 standard errors (after the same Birge scaling) is a
+    warning: D(T) bends in the Arrhenius plot (two mechanisms, or a potential whose behaviour
+    changes across the sweep), so one Ea does not describe it.
+
 Ionic conductivity
     Nernst–Einstein: σ = n z² e² D / (k_B T), with the tracer D (Haven ratio taken as 1, ion–ion
     correlations neglected), n the number density of the mobile ion from the MD cell and z its
@@ -95,6 +100,7 @@ def fit_arrhenius(
     diffusivity_uncertainty_cm2_s: Sequence[float],
     *,
     min_temperatures: int = 3,
+    min_span_K: float = 0.0,
 ) -> ArrheniusFit:
     """Weighted Arrhenius fit (module docstring).
 
@@ -106,12 +112,14 @@ def fit_arrhenius(
         Fewest temperatures accepted (config ``diffusion.min_temperatures``; ≥ 2). With exactly
         two, the covariance reflects the D uncertainties only (no degree of freedom to test the
         Arrhenius form) and a warning says so.
+    min_span_K:
+        Smallest accepted max(T) − min(T), K (config ``diffusion.min_temperature_span_K``).
 
     Raises
     ------
     DiffusionInputError
-        Fewer temperatures than ``min_temperatures`` (or than 2), non-positive D or σ_D, or
-        repeated temperatures.
+        Fewer temperatures than ``min_temperatures`` (or than 2), a span below ``min_span_K``,
+        non-positive D or σ_D, or repeated temperatures.
     """
     t = np.asarray(temperature_K, float)
     d = np.asarray(diffusivity_cm2_s, float)
@@ -133,6 +141,12 @@ def fit_arrhenius(
         )
     if len(np.unique(t)) != len(t) or np.any(t <= 0):
         raise DiffusionInputError(f"temperatures must be positive and distinct; got {t.tolist()}")
+    if np.ptp(t) < min_span_K:
+        raise DiffusionInputError(
+            f"the temperatures with a diffusive regime, {t.tolist()} K, span {np.ptp(t):g} K, "
+            f"less than diffusion.min_temperature_span_K = {min_span_K:g} K: Ea would rest on "
+            "the noise of a few D values. Widen md.temperatures_K or run longer"
+        )
     y = np.log(d)
     w = (d / s) ** 2  # 1/σ(ln D)²
     X = np.column_stack([np.ones_like(t), -1.0 / (BOLTZMANN_eV_K * t)])
@@ -153,6 +167,15 @@ def fit_arrhenius(
             "propagate the D uncertainties only",
             fit_warnings,
         )
+    curvature = arrhenius_curvature(t, y, w)
+    if curvature is not None and abs(curvature[0]) > 2 * curvature[1]:
+        _warn(
+            f"D(T) bends in the Arrhenius plot: a quadratic term in 1/kT of {curvature[0]:.3g} ± "
+            f"{curvature[1]:.2g} eV² ({abs(curvature[0]) / curvature[1]:.1f} standard errors) "
+            f"over {t.tolist()} K; one activation energy does not describe these D values (two "
+            "mechanisms, or a potential that changes across the sweep)",
+            fit_warnings,
+        )
     return ArrheniusFit(
         temperature_K=t,
         diffusivity_cm2_s=d,
@@ -164,6 +187,24 @@ def fit_arrhenius(
         birge_scaled=scaled,
         warnings=fit_warnings,
     )
+
+
+def arrhenius_curvature(
+    temperature_K: np.ndarray, ln_d: np.ndarray, weights: np.ndarray
+) -> tuple[float, float] | None:
+    """The quadratic term of ln D = a − Ea·β + q·β² (β = 1/k_B T, centred), eV², and its
+    standard error (Birge-scaled when χ²_red > 1); None below four temperatures."""
+    if len(temperature_K) < 4:
+        return None
+    beta = 1.0 / (BOLTZMANN_eV_K * np.asarray(temperature_K, float))
+    b = beta - np.average(beta, weights=weights)
+    X = np.column_stack([np.ones_like(b), -b, b**2])
+    cov = np.linalg.inv(X.T @ (weights[:, None] * X))
+    coef = cov @ (X.T @ (weights * ln_d))
+    dof = len(b) - 3
+    chi2_red = float((weights * (ln_d - X @ coef) ** 2).sum() / dof)
+    scale = max(chi2_red, 1.0)
+    return float(coef[2]), float(np.sqrt(cov[2, 2] * scale))
 
 
 def nernst_einstein_conductivity_S_cm(
@@ -278,7 +319,11 @@ def arrhenius_from_summaries(
             notes,
         )
     fit = fit_arrhenius(
-        t[included], d[included], sd[included], min_temperatures=settings.min_temperatures
+        t[included],
+        d[included],
+        sd[included],
+        min_temperatures=settings.min_temperatures,
+        min_span_K=settings.min_temperature_span_K,
     )
     notes += fit.warnings
     n_density = float(summaries[int(np.argmax(included))]["number_density_per_cm3"])

@@ -117,6 +117,8 @@ class ArrheniusSettings:
         z of the mobile ion (Li⁺: 1).
     min_temperatures:
         Fewest temperatures with a diffusive regime the fit accepts.
+    min_temperature_span_K:
+        Smallest span of the fitted temperatures, K.
     extrapolation_warning_ratio:
         Warn when the lowest MD temperature exceeds this multiple of the report temperature.
     """
@@ -124,6 +126,7 @@ class ArrheniusSettings:
     report_temperature_K: float = default("diffusion.report_temperature_K")
     charge_number: float = default("diffusion.charge_number")
     min_temperatures: int = default("diffusion.min_temperatures")
+    min_temperature_span_K: float = default("diffusion.min_temperature_span_K")
     extrapolation_warning_ratio: float = default("diffusion.extrapolation_warning_ratio")
 
     @classmethod

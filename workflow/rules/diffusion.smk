@@ -57,7 +57,11 @@ rule diffusion_arrhenius:
         mem_mb=1000,
         runtime=10,
     params:
-        config=stage_config("diffusion.charge_number", "diffusion.min_temperatures"),
+        config=stage_config(
+            "diffusion.charge_number",
+            "diffusion.min_temperatures",
+            "diffusion.min_temperature_span_K",
+        ),
     script:
         "../../scripts/diffusion_arrhenius.py"
 
