@@ -15,8 +15,12 @@ Conventions
   ``thermo/analysis/T{T}K/host_coexistence_*``).
 - ``μ(x, T) = ∂f/∂x`` (eV per Li) is the Li chemical potential relative to Li metal, so the
   open-circuit voltage is OCV = −μ/e (V vs Li/Li⁺).
-- Transport: D(T) = D0·exp(−Ea/(k_B T)) from the diffusion stage's Arrhenius fit; the tracer
-  diffusivities it was fitted to are stored beside it.
+- Transport: D(T) = D0·exp(−Ea/(k_B T)) is the hop diffusivity D_hop of the lattice-gas
+  Darken form D_chem(x, T) = D(T)·Θ(x) that fem and phasefield solve, from the diffusion
+  stage's Arrhenius fit of the MD tracer D*: D_hop = D*/(f·c_v) with the MD cell's vacancy
+  fraction c_v and the correlation factor f (``transport/tracer_to_hop_factor`` = 1/(f c_v);
+  :mod:`ionscale.diffusion.arrhenius`). The tracer fit itself is under
+  ``transport/arrhenius/`` (arrhenius.h5 from before the hop diffusivity: D = D*).
 - Host: c_max (mol/m³, Li at x = 1), the molar volume per mole of Li sites, the partial molar
   volume of Li (m³/mol, the chemical-strain coefficient), and the host's elastic constants.
 
@@ -30,7 +34,8 @@ Layout (dataset → units)::
     transport/D0_cm2_s                        cm²/s       (+ _uncertainty)
     transport/activation_energy_eV            eV          (+ _uncertainty)
     transport/temperature_K                   K           (the MD temperatures)
-    transport/diffusivity_cm2_s               cm²/s       (+ _uncertainty)
+    transport/diffusivity_cm2_s               cm²/s       (+ _uncertainty, hop D at those T)
+    transport/tracer_to_hop_factor            1           D_hop / D* = 1/(f c_v)
     host/c_max_mol_m3                         mol/m³
     host/molar_volume_m3_mol                  m³/mol      (per mole of Li sites)
     host/partial_molar_volume_Li_m3_mol       m³/mol
@@ -319,6 +324,19 @@ def _require(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
     return out
 
 
+def _optional(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
+    """The datasets among ``names`` that ``path`` holds."""
+    from ionscale.io import read_quantity
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = read_quantity(path, name)
+        except ResultFileError:
+            pass
+    return out
+
+
 def assemble_parameters(
     free_energy_h5: str | Path, arrhenius_h5: str | Path, host_h5: str | Path
 ) -> tuple[ContinuumParameters, dict[str, Quantity], dict[str, Any]]:
@@ -333,6 +351,8 @@ def assemble_parameters(
         ARRHENIUS_ACTIVATION_ENERGY,
         ARRHENIUS_D0,
         ARRHENIUS_DIFFUSIVITY,
+        ARRHENIUS_HOP_D0,
+        ARRHENIUS_HOP_DIFFUSIVITY,
         ARRHENIUS_TEMPERATURE,
         read_arrhenius_covariance,
         read_charge_number,
@@ -375,14 +395,19 @@ def assemble_parameters(
                 f"{arrhenius_h5}: '{spec.name}' has units {ar[spec.name].units!r}, "
                 f"expected {spec.units!r}"
             )
+    # the hop diffusivity D*/(f c_v) when the Arrhenius result has it (else D = D*)
+    hop = _optional(arrhenius_h5, (ARRHENIUS_HOP_D0.name, ARRHENIUS_HOP_DIFFUSIVITY.name))
+    d0 = hop.get(ARRHENIUS_HOP_D0.name, ar[ARRHENIUS_D0.name])
+    d_table = hop.get(ARRHENIUS_HOP_DIFFUSIVITY.name, ar[ARRHENIUS_DIFFUSIVITY.name])
+    tracer_to_hop = float(d0.value) / float(ar[ARRHENIUS_D0.name].value)
     uncertainties: dict[str, Any] = {}
     for attr, q in (
         ("free_energy_eV_per_site", fe["free_energy_eV_per_site"]),
         ("chemical_potential_eV", fe["chemical_potential_eV"]),
         ("d2f_dx2_eV_per_site", fe["d2f_dx2_eV_per_site"]),
-        ("D0_cm2_s", ar[ARRHENIUS_D0.name]),
+        ("D0_cm2_s", d0),
         ("activation_energy_eV", ar[ARRHENIUS_ACTIVATION_ENERGY.name]),
-        ("diffusivity_cm2_s", ar[ARRHENIUS_DIFFUSIVITY.name]),
+        ("diffusivity_cm2_s", d_table),
         ("partial_molar_volume_Li_m3_mol", host["partial_molar_volume_Li_m3_mol"]),
         ("elastic_constants_GPa", host["elastic_constants_GPa"]),
         ("youngs_modulus_GPa", host["youngs_modulus_GPa"]),
@@ -398,10 +423,10 @@ def assemble_parameters(
         free_energy_eV_per_site=fe["free_energy_eV_per_site"].value,
         chemical_potential_eV=fe["chemical_potential_eV"].value,
         d2f_dx2_eV_per_site=fe["d2f_dx2_eV_per_site"].value,
-        D0_cm2_s=float(ar[ARRHENIUS_D0.name].value),
+        D0_cm2_s=float(d0.value),
         activation_energy_eV=float(ar[ARRHENIUS_ACTIVATION_ENERGY.name].value),
         transport_temperature_K=np.atleast_1d(ar[ARRHENIUS_TEMPERATURE.name].value),
-        diffusivity_cm2_s=np.atleast_1d(ar[ARRHENIUS_DIFFUSIVITY.name].value),
+        diffusivity_cm2_s=np.atleast_1d(d_table.value),
         c_max_mol_m3=float(host["c_max_mol_m3"].value),
         molar_volume_m3_mol=float(host["molar_volume_m3_mol"].value),
         partial_molar_volume_Li_m3_mol=float(host["partial_molar_volume_Li_m3_mol"].value),
@@ -423,6 +448,9 @@ def assemble_parameters(
             host_h5, "host/details", skip=(*host, *(f"{k}_uncertainty" for k in host))
         ),
         **_copy_datasets(arrhenius_h5, "transport/arrhenius"),
+        "transport/tracer_to_hop_factor": Quantity(
+            tracer_to_hop, "1", "D_hop / D* = 1/(f c_v): D0 and diffusivity_cm2_s are hop D"
+        ),
     }
     attrs = {
         "source_provenance_json": json.dumps(

@@ -164,6 +164,37 @@ def test_vacancy_mechanism_counts_the_vacancies_as_carriers():
     assert np.median(atoms[:, 1]) < spread / 2 < np.median(auto[:, 1]), (spread, auto, atoms)
 
 
+def test_hop_diffusivity_from_the_tracer_D_of_a_vacancy_walk():
+    """Vacancies hop at a known rate Γ on a triangular lattice (6×6, 2 vacancies): the tracer
+    D* the MSD measures, divided by f·c_v (f = 0.56006, the 2D triangular-lattice vacancy
+    correlation factor), gives back the hop diffusivity Γ z a²/(2d) of the lattice gas."""
+    rate, a = 2.0, 4.3
+    d_hop = rate * 6 * a**2 / 4  # Å²/ps, z = 6 neighbours, d = 2
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiffusionWarning)
+        for seed in range(30):
+            pos, t = vacancy_walk(seed, 601, cells=6, layers=1, rate_per_ps=rate)
+            res = analyse_positions(pos, t, MSDSettings(directions="xy"), mobile_vacancies=2)
+            rows.append(res.fits["xy"].diffusivity_A2_ps)
+    tracer = np.nanmean(rows)
+    summary = {
+        "temperature_K": 800.0, "diffusivity_cm2_s": tracer * 1e-4,
+        "diffusivity_cm2_s_uncertainty": 1e-6, "n_hops": 100, "number_density_per_cm3": 1e22,
+        "directions": "xy", "dimensionality": 2, "mobile_species": "Li",
+        "n_mobile": 34, "mobile_vacancies": 2,
+    }  # fmt: skip
+    rows3 = [
+        {**summary, "temperature_K": T, "diffusivity_cm2_s": tracer * 1e-4 * k}
+        for T, k in ((800.0, 1.0), (900.0, 1.5), (1000.0, 2.0))
+    ]
+    st = ArrheniusSettings(correlation_factor=0.56006)
+    result = arrhenius_from_summaries(rows3, st)
+    assert result.vacancy_site_fraction == pytest.approx(2 / 36)
+    hop = tracer * result.tracer_to_hop_factor
+    assert abs(hop - d_hop) < 0.15 * d_hop, (tracer, hop, d_hop)
+
+
 def test_carriers_setting_is_checked():
     with pytest.raises(DiffusionInputError, match=r"diffusion\.carriers"):
         MSDSettings(carriers=0)
@@ -444,7 +475,11 @@ def test_pipeline_files_round_trip(tmp_path):
     assert abs(ea.value - Ea) < 3 * ea.uncertainty
     np.testing.assert_array_equal(read_quantity(path, "temperature_K").value, temps)
     assert read_provenance(path)["stage"] == "diffusion"
-    assert _units_of_datasets(path) == {d.name: d.units for d in contract.ARRHENIUS_DATASETS}
+    assert _units_of_datasets(path) == {
+        d.name: d.units for d in (*contract.ARRHENIUS_DATASETS, *contract.ARRHENIUS_HOP_DATASETS)
+    }
+    # no vacancies in these walks (uncorrelated: f = 1): the hop D is the tracer D
+    assert read_quantity(path, "hop_D0_cm2_s").value == pytest.approx(res.fit.D0_cm2_s)
     # the fit read back is the fit written, bit for bit (the report is computed from the file)
     back = read_arrhenius_result(path)
     assert back.fit.ln_D0 == res.fit.ln_D0 and back.fit.activation_energy_eV == ea.value

@@ -144,7 +144,9 @@ def test_chemical_strain_and_site_density():
 
 
 # -- assembly from upstream files --------------------------------------------------------------
-def _upstream(tmp_path: Path, drop: str = "", bad_units: str = "") -> dict[str, str]:
+def _upstream(
+    tmp_path: Path, drop: str = "", bad_units: str = "", hop_factor: float | None = None
+) -> dict[str, str]:
     from ionscale.thermo.network import IntegrableFreeEnergy, NetworkSettings, fit_free_energy
     from ionscale.thermo.stage import FreeEnergyResult, write_free_energy
 
@@ -199,6 +201,11 @@ def _upstream(tmp_path: Path, drop: str = "", bad_units: str = "") -> dict[str, 
         "fit/covariance_lnD0_Ea_eV": Quantity(0.008, "eV"),
         "charge_number": Quantity(1.0, "1"),
     }
+    if hop_factor is not None:  # the diffusion stage's hop diffusivity D*/(f c_v)
+        ar_data["hop_D0_cm2_s"] = Quantity(1e-3 * hop_factor, "cm²/s", "", 3e-4 * hop_factor)
+        ar_data["hop_diffusivity_cm2_s"] = Quantity(
+            D * hop_factor, "cm²/s", "", 0.1 * D * hop_factor
+        )
     if bad_units:
         ar_data[bad_units] = Quantity(ar_data[bad_units].value, "m²/s")
     ar_data.pop(drop, None)
@@ -241,6 +248,23 @@ def test_assembly_from_stage_results(tmp_path):
         "diffusion/arrhenius.h5",
         "handoff/host.h5",
     }
+
+
+def test_handoff_carries_the_hop_diffusivity(tmp_path):
+    """With the diffusion stage's hop diffusivity the handoff's D(T) is D*/(f c_v): the
+    factor is recorded, Ea and the relative uncertainties are those of the tracer fit."""
+    factor = 1 / (0.56006 * 2 / 18)
+    out = run_handoff(_upstream(tmp_path, hop_factor=factor), tmp_path / "p.h5", Provenance("h"))
+    p = read_parameters(out)
+    assert p.D0_cm2_s == pytest.approx(1e-3 * factor) and p.activation_energy_eV == 0.4
+    assert p.uncertainties["D0_cm2_s"] / p.D0_cm2_s == pytest.approx(0.3)
+    tracer = 1e-3 * np.exp(-0.4 / (BOLTZMANN_eV_K * 700.0))
+    assert p.diffusivity_cm2_s_at(700.0) == pytest.approx(tracer * factor)
+    with h5py.File(out, "r") as h5:
+        assert h5["transport/tracer_to_hop_factor"][()] == pytest.approx(factor)
+        assert h5["transport/arrhenius/D0_cm2_s"][()] == pytest.approx(1e-3)  # the tracer fit
+    old = run_handoff(_upstream(tmp_path / "old"), tmp_path / "q.h5", Provenance("h"))
+    assert read_parameters(old).D0_cm2_s == 1e-3  # an arrhenius.h5 without it: D = D*
 
 
 def test_assembly_names_missing_dataset_and_wrong_units(tmp_path):

@@ -39,6 +39,7 @@ class MSDResult:
     volume_A3: float
     settings: MSDSettings
     warnings: list[str] = field(default_factory=list)
+    n_vacancies: int = 0  # of the mobile species in the MD cell
 
     @property
     def number_density_per_cm3(self) -> float:
@@ -99,6 +100,7 @@ def analyse_positions(
         mobile_species=mobile_species,
         volume_A3=volume_A3,
         settings=settings,
+        n_vacancies=int(mobile_vacancies),
     )
     main = fits[settings.directions]
     where = f"T = {temperature_K:g} K ({source})"

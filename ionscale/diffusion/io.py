@@ -26,7 +26,8 @@ files through these constants or the readers here. Each file is written through
 
 Group attributes ``dimensionality``, ``diffusive``, ``window_rule``; root attributes
 ``temperature_K``, ``mobile_species``, ``directions``, ``dimensionality``, ``n_mobile``,
-``n_carriers`` (independent carriers of the uncertainty model), ``volume_A3``,
+``n_carriers`` (independent carriers of the uncertainty model), ``mobile_vacancies`` (of the
+MD cell), ``volume_A3``,
 ``window_rule``, ``uncertainty_method``, ``warnings_json``.
 
 ``diffusion/arrhenius.h5`` (dataset → units)::
@@ -44,6 +45,10 @@ Group attributes ``dimensionality``, ``diffusive``, ``window_rule``; root attrib
     fit/ln_D0                             1         ln(D0 / (cm²/s)), the fitted parameter
     number_density_per_cm3                1/cm³
     charge_number                         1         z of the mobile ion
+    carriers/vacancy_site_fraction        1         c_v of the MD cell
+    carriers/correlation_factor           1         f (diffusion.correlation_factor)
+    hop_D0_cm2_s                          cm²/s     (+ _uncertainty) D0/(f c_v): the continuum's
+    hop_diffusivity_cm2_s                 cm²/s     (+ _uncertainty) D*/(f c_v) per temperature
 
 Root attributes ``directions``, ``dimensionality``, ``mobile_species``, ``birge_scaled``,
 ``method``, ``warnings_json``.
@@ -141,8 +146,12 @@ ARRHENIUS_CHI2_REDUCED = DatasetSpec("fit/chi2_reduced", "1")
 ARRHENIUS_LN_D0 = DatasetSpec("fit/ln_D0", "1")
 ARRHENIUS_NUMBER_DENSITY = DatasetSpec("number_density_per_cm3", "1/cm³")
 ARRHENIUS_CHARGE_NUMBER = DatasetSpec("charge_number", "1")
+ARRHENIUS_VACANCY_FRACTION = DatasetSpec("carriers/vacancy_site_fraction", "1")
+ARRHENIUS_CORRELATION_FACTOR = DatasetSpec("carriers/correlation_factor", "1")
+ARRHENIUS_HOP_D0 = DatasetSpec("hop_D0_cm2_s", "cm²/s")
+ARRHENIUS_HOP_DIFFUSIVITY = DatasetSpec("hop_diffusivity_cm2_s", "cm²/s")
 
-#: every dataset of arrhenius.h5
+#: the datasets of arrhenius.h5 every version has (read_arrhenius_result needs them)
 ARRHENIUS_DATASETS: tuple[DatasetSpec, ...] = (
     ARRHENIUS_TEMPERATURE, ARRHENIUS_DIFFUSIVITY, ARRHENIUS_DIFFUSIVITY.uncertainty,
     ARRHENIUS_INCLUDED, ARRHENIUS_N_HOPS,
@@ -150,6 +159,12 @@ ARRHENIUS_DATASETS: tuple[DatasetSpec, ...] = (
     ARRHENIUS_D0, ARRHENIUS_D0.uncertainty,
     ARRHENIUS_LN_D0_VARIANCE, ARRHENIUS_EA_VARIANCE, ARRHENIUS_LN_D0_EA_COVARIANCE,
     ARRHENIUS_CHI2_REDUCED, ARRHENIUS_LN_D0, ARRHENIUS_NUMBER_DENSITY, ARRHENIUS_CHARGE_NUMBER,
+)  # fmt: skip
+#: the carrier model and the hop diffusivity (written since the hop diffusivity; optional)
+ARRHENIUS_HOP_DATASETS: tuple[DatasetSpec, ...] = (
+    ARRHENIUS_VACANCY_FRACTION, ARRHENIUS_CORRELATION_FACTOR,
+    ARRHENIUS_HOP_D0, ARRHENIUS_HOP_D0.uncertainty,
+    ARRHENIUS_HOP_DIFFUSIVITY, ARRHENIUS_HOP_DIFFUSIVITY.uncertainty,
 )  # fmt: skip
 
 # ------------------------------------------------------------------------- report.h5
@@ -242,6 +257,7 @@ def write_msd_h5(path: str | Path, result: MSDResult, provenance: Provenance) ->
         h5.attrs["dimensionality"] = main.dimensionality
         h5.attrs["n_mobile"] = result.n_mobile
         h5.attrs["n_carriers"] = result.n_carriers
+        h5.attrs["mobile_vacancies"] = result.n_vacancies
         h5.attrs["volume_A3"] = result.volume_A3
         h5.attrs["window_rule"] = main.window.rule
         h5.attrs["uncertainty_method"] = (
@@ -269,6 +285,8 @@ def read_msd_summary(path: str | Path) -> dict[str, Any]:
                 "directions": str(h5.attrs["directions"]),
                 "dimensionality": int(h5.attrs["dimensionality"]),
                 "mobile_species": str(h5.attrs["mobile_species"]),
+                "n_mobile": int(h5.attrs.get("n_mobile", 0)),
+                "mobile_vacancies": int(h5.attrs.get("mobile_vacancies", 0)),
             }
         except KeyError as exc:
             raise DiffusionInputError(f"{path}: missing {exc} (not an ionscale msd.h5?)") from None
@@ -305,6 +323,24 @@ def write_arrhenius_h5(path: str | Path, res: ArrheniusResult, provenance: Prove
             f"{res.mobile_species} number density (MD cell, lowest fitted temperature)", None,
         ),
         (ARRHENIUS_CHARGE_NUMBER, res.settings.charge_number, "z of the mobile ion", None),
+        (
+            ARRHENIUS_VACANCY_FRACTION, res.vacancy_site_fraction,
+            "c_v: vacancies of the MD cell per mobile-sublattice site", None,
+        ),
+        (
+            ARRHENIUS_CORRELATION_FACTOR, res.settings.correlation_factor,
+            "tracer correlation factor f (diffusion.correlation_factor)", None,
+        ),
+        (
+            ARRHENIUS_HOP_D0, f.D0_cm2_s * res.tracer_to_hop_factor,
+            "hop-diffusivity prefactor D0/(f c_v): the continuum's D(T)",
+            f.D0_uncertainty_cm2_s * res.tracer_to_hop_factor,
+        ),
+        (
+            ARRHENIUS_HOP_DIFFUSIVITY, res.all_diffusivity_cm2_s * res.tracer_to_hop_factor,
+            "hop diffusivity D*/(f c_v) per temperature",
+            res.all_diffusivity_uncertainty_cm2_s * res.tracer_to_hop_factor,
+        ),
     ]  # fmt: skip
     with open_result_h5(path, provenance) as h5:
         for spec, value, description, uncertainty in rows:
@@ -338,6 +374,11 @@ def read_arrhenius_result(path: str | Path) -> ArrheniusResult:
         with h5py.File(path, "r") as h5:
             g = {s.name: h5[s.name][()] for s in ARRHENIUS_DATASETS}
             attrs = dict(h5.attrs)
+            carriers = {  # absent in files that predate the hop diffusivity
+                s.name: float(h5[s.name][()])
+                for s in (ARRHENIUS_VACANCY_FRACTION, ARRHENIUS_CORRELATION_FACTOR)
+                if s.name in h5
+            }
     except KeyError as exc:
         raise DiffusionInputError(
             f"{path}: missing {exc} (not an ionscale arrhenius.h5?)"
@@ -363,7 +404,10 @@ def read_arrhenius_result(path: str | Path) -> ArrheniusResult:
     )
     return ArrheniusResult(
         fit=fit,
-        settings=ArrheniusSettings(charge_number=float(g[ARRHENIUS_CHARGE_NUMBER.name])),
+        settings=ArrheniusSettings(
+            charge_number=float(g[ARRHENIUS_CHARGE_NUMBER.name]),
+            correlation_factor=carriers.get(ARRHENIUS_CORRELATION_FACTOR.name, 1.0),
+        ),
         all_temperature_K=t,
         all_diffusivity_cm2_s=d,
         all_diffusivity_uncertainty_cm2_s=sd,
@@ -374,6 +418,7 @@ def read_arrhenius_result(path: str | Path) -> ArrheniusResult:
         dimensionality=int(attrs["dimensionality"]),
         mobile_species=str(attrs["mobile_species"]),
         warnings=json.loads(attrs.get("warnings_json", "[]")),
+        vacancy_site_fraction=carriers.get(ARRHENIUS_VACANCY_FRACTION.name, 0.0),
     )
 
 
@@ -458,6 +503,10 @@ def format_arrhenius_summary(path: str | Path, report: str | Path | None = None)
         ),
         f"  Ea = {f.activation_energy_eV:.3f} ± {f.activation_energy_uncertainty_eV:.3f} eV, "
         f"D0 = {f.D0_cm2_s:.2e} ± {f.D0_uncertainty_cm2_s:.1e} cm²/s",
+        f"  hop diffusivity for the continuum: D_hop = D*/(f c_v) = {res.tracer_to_hop_factor:.3g}"
+        f" × D* (f = {res.settings.correlation_factor:g}, c_v = "
+        f"{res.vacancy_site_fraction:.4g}): D0_hop = "
+        f"{f.D0_cm2_s * res.tracer_to_hop_factor:.2e} cm²/s",
     ]
     notes = list(res.warnings)
     report = Path(path).with_name("report.h5") if report is None else Path(report)

@@ -115,6 +115,8 @@ class ArrheniusSettings:
         Temperature at which D and σ are reported, K.
     charge_number:
         z of the mobile ion (Li⁺: 1).
+    correlation_factor:
+        Tracer correlation factor f of the hop mechanism (D_hop = D*/(f c_v)).
     min_temperatures:
         Fewest temperatures with a diffusive regime the fit accepts.
     min_temperature_span_K:
@@ -125,6 +127,7 @@ class ArrheniusSettings:
 
     report_temperature_K: float = default("diffusion.report_temperature_K")
     charge_number: float = default("diffusion.charge_number")
+    correlation_factor: float = default("diffusion.correlation_factor")
     min_temperatures: int = default("diffusion.min_temperatures")
     min_temperature_span_K: float = default("diffusion.min_temperature_span_K")
     extrapolation_warning_ratio: float = default("diffusion.extrapolation_warning_ratio")

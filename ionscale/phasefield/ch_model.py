@@ -16,14 +16,15 @@ c(r, t) is the Li site fraction (the handoff's x, 0 ≤ c ≤ 1) on a periodic b
 - Chemical potential per site: μ = (1/n_s) δF/δc = f'(c) − κ ∇²c  (eV).
 - Dynamics: ∂c/∂t = ∇·[ M(c) ∇μ ]  with the mobility M in nm²/(eV·s).
 - Mobility: **M(c) = D(T) · c (1 − c) / (k_B T)** (the lattice-gas / Darken form), D(T) the
-  Li tracer diffusivity from MD (``p.diffusivity_cm2_s_at(T)``). Linearised in ∇c the flux is
+  Li hop diffusivity of the handoff (``p.diffusivity_cm2_s_at(T)``: the MD tracer D* over
+  f·c_v, :mod:`ionscale.handoff`). Linearised in ∇c the flux is
   −D Φ(c) ∇c with Φ = c(1 − c) f''(c) / (k_B T) the thermodynamic factor: the chemical
   diffusivity D_chem = D Φ is Darken's relation, and an ideal solution (Φ = 1) diffuses with
   D. This M is positive and bounded for every c, so the equation stays well posed inside the
   spinodal, where Φ < 0 gives uphill diffusion. The alternative M = D / f'' is infinite where
   f'' = 0 and negative inside the spinodal, exactly where phase separation happens, so it is
-  not used. (The handoff gives D(T) only: its dependence on c and the correlation factor are
-  not modelled.)
+  not used. (The handoff gives D(T) only: a dependence of the hop rate on c beyond the
+  lattice gas is not modelled.)
 
 Nondimensionalisation
 ---------------------
