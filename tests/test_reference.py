@@ -269,22 +269,38 @@ def test_rattle_and_strain_statistics():
         np.testing.assert_allclose((dfrac + 0.5) % 1.0 - 0.5, 0.0, atol=1e-9)  # modulo wrapping
 
 
-def test_vacancy_hop_crosses_the_c_c_bridge():
-    """In LiC6 the open hop is in-plane, over the midpoint of a C–C bond (not through a layer)."""
+def test_vacancy_hop_goes_round_the_carbon_through_the_empty_hexagon():
+    """In LiC6 the open hop is in-plane. The straight line between the sites runs over a C–C
+    bond; the hop images go through the empty hexagon beside it (a waypoint as open as a Li
+    site) and cross the two C–C bridges on the way, where the barrier is."""
+    from ase.geometry import find_mic
+
+    from ionscale.reference.generators import hop_image, hop_waypoint
+
     cell = structures.make_supercell(structures.lic6_aa(), (1, 1, 2))
     cell = structures.make_supercell(cell, (2, 1, 1))
     sites = structures.sublattice_indices(cell, "Li")
     a, _, vec = sampling.hop_path(cell, sites)
     assert abs(vec[2]) < 1e-9 and np.linalg.norm(vec) == pytest.approx(4.305)
-    mid = cell.positions[a] + 0.5 * vec
-    carbon = cell[[i for i in range(len(cell)) if cell.numbers[i] == 6]]
-    from ase.geometry import find_mic
+    carbon = cell.positions[cell.numbers == 6]
 
-    _, d = find_mic(carbon.positions - mid, cell.cell, pbc=True)
-    # the two nearest C atoms are equidistant: the bridge above a C–C bond centre
-    d = np.sort(d)
-    assert d[0] == pytest.approx(d[1], abs=1e-9)
-    assert d[0] == pytest.approx(np.hypot(4.305 / 6, 3.706 / 2), abs=1e-9)
+    def nearest_c(p):
+        return np.sort(find_mic(carbon - p, cell.cell, pbc=True)[1])
+
+    start = cell.positions[a]
+    straight_mid = nearest_c(start + 0.5 * vec)
+    assert straight_mid[0] == pytest.approx(straight_mid[1], abs=1e-9)  # over a C–C bond
+    way = hop_waypoint(cell, a, vec, exclude=sites)
+    assert abs(way[2] - start[2]) < 1e-9  # in the gallery plane
+    assert np.linalg.norm(way - (start + 0.5 * vec)) == pytest.approx(4.305 / 2 / 3**0.5, abs=0.03)
+    assert nearest_c(way)[0] == pytest.approx(nearest_c(start)[0], abs=0.01)  # a hexagon centre
+    for t in (0.25, 0.75):  # half way to the hexagon: over a C–C bridge, the saddle
+        d = nearest_c(hop_image(start, way, start + vec, t))
+        assert d[0] == pytest.approx(d[1], abs=0.02)
+    ts = np.linspace(0, 1, 41)
+    clear_path = min(nearest_c(hop_image(start, way, start + vec, t))[0] for t in ts)
+    clear_line = min(nearest_c(start + t * vec)[0] for t in ts)
+    assert clear_path > clear_line + 0.1
 
 
 def test_contact_frames_push_the_hop_pair_together_and_leave_the_rest():

@@ -121,6 +121,64 @@ def hop_path(
     return best[2], best[3], best[4]
 
 
+def hop_waypoint(
+    atoms: Atoms,
+    a: int,
+    vec: np.ndarray,
+    exclude: Sequence[int] = (),
+    max_offset_fraction: float = 0.6,
+    step_A: float = 0.05,
+) -> np.ndarray:
+    """The most open point of the plane through the hop's midpoint, normal to the hop.
+
+    A straight line between two sites can run over host atoms (LiC6: over a C–C bond and two
+    C atoms), while the ion goes round them: in LiC6 through the empty hexagon beside the
+    line, crossing C–C bridges, where the barrier is. The point of the mid-plane (within
+    ``max_offset_fraction`` of the hop length of the midpoint, on a polar grid of ``step_A``)
+    farthest from every host atom (all atoms but ``a`` and ``exclude``) is that waypoint; the
+    hop images then follow the two straight legs through it (the straight midpoint itself
+    when nothing is more open). A geometric guess, not a minimum-energy path: the reference
+    stage has no potential yet. Written by hand: ASE's IDPP interpolation keeps the
+    symmetric straight path (it is a stationary path of the pair potential).
+    """
+    from ase.geometry import find_mic
+
+    vec = np.asarray(vec, float)
+    length = float(np.linalg.norm(vec))
+    skip = {a, *exclude}
+    host = np.array([i for i in range(len(atoms)) if i not in skip], dtype=int)
+    mid = atoms.positions[a] + 0.5 * vec
+    if len(host) == 0:
+        return mid
+    # an orthonormal basis (u, w) of the mid-plane
+    n = vec / length
+    trial = np.eye(3)[int(np.argmin(np.abs(n)))]
+    u = np.cross(n, trial)
+    u /= np.linalg.norm(u)
+    w = np.cross(n, u)
+    radii = np.arange(0.0, max_offset_fraction * length + 1e-9, step_A)
+    best, best_clearance = mid, -np.inf
+    for r in radii:
+        n_angles = 1 if r == 0 else max(8, int(np.ceil(2 * np.pi * r / step_A)))
+        for phi in np.linspace(0.0, 2 * np.pi, n_angles, endpoint=False):
+            p = mid + r * (np.cos(phi) * u + np.sin(phi) * w)
+            _, d = find_mic(atoms.positions[host] - p, atoms.cell, pbc=atoms.pbc)
+            c = float(np.min(d))
+            if c > best_clearance + 1e-9:
+                best, best_clearance = p, c
+    return best
+
+
+def hop_image(start: np.ndarray, waypoint: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
+    """Position at fraction ``t`` (by path length) along start → waypoint → end."""
+    leg1 = float(np.linalg.norm(waypoint - start))
+    leg2 = float(np.linalg.norm(end - waypoint))
+    s = t * (leg1 + leg2)
+    if s <= leg1:
+        return start + (s / leg1 if leg1 > 0 else 0.0) * (waypoint - start)
+    return waypoint + ((s - leg1) / leg2 if leg2 > 0 else 0.0) * (end - waypoint)
+
+
 def md_snapshots(start: Atoms, md: MDSettings, seed: int, txt: Any = None) -> list[Atoms]:
     """Snapshots of a Langevin MD run with GPAW LCAO forces (the cheap potential).
 

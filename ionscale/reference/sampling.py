@@ -12,10 +12,12 @@ From the fully occupied host structure (LiC6) and each configured supercell:
   [−ε_max, ε_max] applied to cell and atoms, plus a small rattle — the stress and elastic
   response (the continuum's chemical strain needs the volume dependence).
 - **Vacancy hops** (``"vacancy"``): in the fully occupied supercell one Li site is emptied and a
-  neighbouring Li moved along the straight line to it; of the near-neighbour hops (within 1.5×
-  the shortest) the most open one (largest clearance to host atoms) is taken — for LiC6 the
-  in-plane hop over the C–C bridge. These frames sample the migration barrier that sets the
-  diffusivity.
+  neighbouring Li moved to it along two straight legs through the most open point of the hop's
+  mid-plane (:func:`~ionscale.reference.generators.hop_waypoint`); of the near-neighbour hops
+  (within 1.5× the shortest) the most open one (largest clearance to host atoms) is taken —
+  for LiC6 the in-plane hop through the empty hexagon beside the straight line, over the C–C
+  bridges where the barrier is (the straight line runs over two C atoms and a C–C bond).
+  These frames sample the migration barrier that sets the diffusivity.
 - **Close contacts** (``"contact"``, optional): in the fully occupied supercell the same pair of
   mobile ions is pushed together, one ion moved straight towards the other until they are
   ``contact_distances_A`` apart. Equilibrium frames never bring two Li closer than the lattice
@@ -66,7 +68,9 @@ from ionscale.reference.duplicates import FINGERPRINT_CUTOFF_A, remove_near_dupl
 from ionscale.reference.generators import (
     choose_orderings,
     composition_counts,
+    hop_image,
     hop_path,
+    hop_waypoint,
     md_snapshots,
     rattled,
     strained,
@@ -304,10 +308,12 @@ def _add_hops_and_contacts(
             notes.append(f"supercell {label}: one {mobile} site, no vacancy hop possible")
         else:
             a, b, vec = pair
+            start = cell.positions[a].copy()
+            waypoint = hop_waypoint(cell, a, vec, exclude=sites)
             for n in range(1, settings.hop_images + 1):
                 t = n / (settings.hop_images + 1)
                 frame = cell.copy()
-                frame.positions[a] = cell.positions[a] + t * vec
+                frame.positions[a] = hop_image(start, waypoint, start + vec, t)
                 del frame[[b]]
                 collect.add(frame, "vacancy", f"{label}-hop-t{t:.3f}", supercell=label)
     if settings.contact_distances_A:
