@@ -14,6 +14,7 @@ from ionscale.settings import default, section_defaults
 def _pairs():
     """(name, from the schema's defaults, from the dataclass defaults) per settings class."""
     from ionscale import active, check, diffusion, fingerprint, md
+    from ionscale.barrier import BarrierSettings
     from ionscale.fem import model as fem
     from ionscale.phasefield import cahn_hilliard as ch
     from ionscale.potential.settings import PotentialSettings
@@ -61,6 +62,8 @@ def _pairs():
          lambda: ch.SolverSettings.from_config(d("phasefield.solver")), ch.SolverSettings),
         ("fem.SolverSettings", lambda: fem.SolverSettings.from_config(d("fem.solver")),
          fem.SolverSettings),
+        ("barrier.BarrierSettings", lambda: BarrierSettings.from_config(d("barrier")),
+         BarrierSettings),
     ]  # fmt: skip
 
 
