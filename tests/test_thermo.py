@@ -555,6 +555,26 @@ def test_learned_free_energy_with_a_host_phase():
     assert model.evaluate(np.array([co.x_tangent]))[1][0] == pytest.approx(co.mu_eV, abs=1e-5)
 
 
+def test_bootstrap_bands_follow_the_envelope():
+    """Each bootstrap replicate goes through the host-phase envelope: inside the plateau the μ
+    band is one number (the spread of the replicates' coexistence μ) and f's band grows
+    linearly from 0 at the host point."""
+    f0 = 0.1
+    x = np.linspace(0.05, 0.95, 19)
+    _, mu, _ = _lattice_phase(x, f0)
+    r = _mc_result(x, mu, 0.002, ensemble="vcsgc")
+    f_end = float(_lattice_phase(np.array([1 - 1e-12]), 0.0)[0][0])
+    grid = np.linspace(0.01, 0.98, 98)
+    settings = NetworkSettings(width=8, form="ideal", adam_steps=300, lbfgs_steps=20, n_bootstrap=4)
+    res = learn_free_energy([r], [T], f_end, grid, settings, f_lattice_at_0=f0)
+    co = res.host[0]
+    inside = grid < co.x_tangent - 0.05  # clear of the replicates' own tangents
+    mu_band, f_band = res.mu_unc[0], res.f_unc[0]
+    assert np.all(mu_band[inside] > 0) and np.ptp(mu_band[inside]) < 1e-9
+    # f = μ_co·x on the plateau (through the host point): its band is x times μ's
+    np.testing.assert_allclose(f_band[inside], mu_band[inside] * grid[inside], rtol=1e-6)
+
+
 def test_chemical_strain_with_the_host_volume_at_x0():
     from ionscale.thermo.host import chemical_strain, chemical_strain_points
     from ionscale.units import A3_TO_M3, AVOGADRO_per_mol

@@ -147,6 +147,34 @@ def mc_by_temperature(
     return by_t, temps
 
 
+def equilibrium_tables(
+    model: Any,
+    grid: np.ndarray,
+    f_lattice_at_0: float | None = None,
+    line_phases: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any, list[tuple[float, float, float]]]:
+    """f, μ, ∂²f/∂x² of a lattice-phase network on ``grid`` in equilibrium with the host phase
+    (``f_lattice_at_0``: :func:`envelope_with_host_phase`) and the line phases
+    (:func:`envelope_with_line_phases`), with the host coexistence (or None) and the line-phase
+    segments. The network is its own empty cell's f (f(0) = 0)."""
+    f, mu, d2f = model.evaluate(grid)
+    host = None
+    f0 = 0.0 if f_lattice_at_0 is None else float(f_lattice_at_0)
+    if f_lattice_at_0 is not None:
+        f, mu, d2f, host = envelope_with_host_phase(
+            grid, f + f0, mu, d2f, f0, 0.0, f_fn=lambda v, m=model: m.value(v) + f0
+        )
+    segments: list[tuple[float, float, float]] = []
+    if line_phases is not None and len(line_phases[0]):
+        px, pf = (np.asarray(v, dtype=float) for v in line_phases)
+        if f_lattice_at_0 is not None:  # the host phase is a line phase too
+            px, pf = np.r_[0.0, px], np.r_[0.0, pf]
+        f, mu, d2f, segments = envelope_with_line_phases(grid, f, mu, d2f, px, pf)
+        if host is not None and any(seg[0] <= 0.0 for seg in segments):
+            host = None  # the host coexists with a line phase, not the lattice phase
+    return f, mu, d2f, host, segments
+
+
 def fit_temperature(
     r: MCResult,
     t: float,
@@ -175,25 +203,16 @@ def fit_temperature(
         settings,
         x_tolerance=0.5 / r.n_sites,
     )
-    f, mu, d2f = fit.model.evaluate(grid)
-    host = None
     f0 = 0.0 if f_lattice_at_0 is None else float(f_lattice_at_0)
-    if f_lattice_at_0 is not None:
-        f, mu, d2f, host = envelope_with_host_phase(
-            grid, f + f0, mu, d2f, f0, 0.0, f_fn=lambda v, m=fit.model: m.value(v) + f0
-        )
+    f, mu, d2f, host, segments = equilibrium_tables(fit.model, grid, f_lattice_at_0, line_phases)
     unc = None
     if fit.bootstrap:
-        stack = np.array([b.evaluate(grid) for b in fit.bootstrap])  # (n_b, 3, n_x)
+        # each replicate through the same envelope: inside a plateau the band is the spread of
+        # the replicates' coexistence μ, not that of their (unused) lattice-phase curves
+        stack = np.array(
+            [equilibrium_tables(b, grid, f_lattice_at_0, line_phases)[:3] for b in fit.bootstrap]
+        )  # (n_b, 3, n_x)
         unc = tuple(stack.std(axis=0, ddof=1))
-    segments: list[tuple[float, float, float]] = []
-    if line_phases is not None and len(line_phases[0]):
-        px, pf = (np.asarray(v, dtype=float) for v in line_phases)
-        if f_lattice_at_0 is not None:  # the host phase is a line phase too
-            px, pf = np.r_[0.0, px], np.r_[0.0, pf]
-        f, mu, d2f, segments = envelope_with_line_phases(grid, f, mu, d2f, px, pf)
-        if host is not None and any(seg[0] <= 0.0 for seg in segments):
-            host = None  # the host coexists with a line phase, not the lattice phase
     extrap = check_grid_within_data(grid, r.li_fraction, t)
     spin = spinodal_intervals(grid, d2f)
     lattice = grid >= (host.x_tangent if host is not None else -1.0)
