@@ -19,8 +19,10 @@ from ionscale.io import read_provenance
 from ionscale.md import (
     FAILED_TRAJECTORY_NAME,
     MDBlowUpError,
+    MDExtrapolationError,
     MDInputError,
     MDSettings,
+    MDWarning,
     build_md_cell,
     pair_commands,
     read_model_deviation,
@@ -44,6 +46,7 @@ def _settings(**kw) -> MDSettings:
         temperature_K=300.0, timestep_fs=1.0, equilibration_ensemble="npt", barostat="aniso",
         equilibration_steps=200, production_steps=300, sample_stride_steps=10,
         model_deviation_stride_steps=20, mobile_species="Li", seed=5,
+        extrapolation_action="warn",  # the seconds-trained models extrapolate; the gate's test
     )  # fmt: skip
     base.update(kw)
     return MDSettings(**base)
@@ -105,6 +108,28 @@ def test_short_run_writes_valid_trajectory(li_models, li_cell, tmp_path):
         msd_fft(traj["positions_A"]), msd_direct(traj["positions_A"]), atol=1e-10
     )
     assert traj["mobile_vacancies"] == 1  # the cell's vacancies: the carriers of diffusion
+
+
+@pytest.mark.engine
+def test_extrapolating_run_is_a_gate(li_models, li_cell, tmp_path):
+    """A trust level no potential meets: with extrapolation_action error the run stops naming
+    the share and the tolerance, and the trajectory is kept as the failed partial one."""
+    out = tmp_path / "md" / "T300K" / "trajectory.h5"
+    s = _settings(
+        trust_lo_eV_A=1e-9, trust_hi_eV_A=1e-9, equilibration_ensemble="nvt",
+        extrapolation_action="error",
+    )  # fmt: skip
+    with pytest.raises(MDExtrapolationError, match=r"max_extrapolating_share = 0\.05"):
+        run_md(li_cell, li_models, s, out, Provenance("md", {}, []))
+    assert not out.exists() and (out.parent / FAILED_TRAJECTORY_NAME).is_file()
+    with pytest.warns(MDWarning, match="extrapolates"):
+        summary = run_md(
+            li_cell, li_models, _settings(trust_lo_eV_A=1e-9, trust_hi_eV_A=1e-9,
+                                          equilibration_ensemble="nvt",
+                                          extrapolation_action="warn"),
+            out, Provenance("md", {}, []),
+        )  # fmt: skip
+    assert summary.extrapolating and summary.share_above_trust_hi == 1.0
 
 
 @pytest.mark.engine

@@ -20,6 +20,7 @@ from ionscale.md.io import FAILED_TRAJECTORY_NAME, MDSummary
 from ionscale.md.run import run_md
 from ionscale.md.settings import (
     MDBlowUpError,
+    MDExtrapolationError,
     MDInputError,
     MDRunError,
     MDSettings,
@@ -29,6 +30,7 @@ from ionscale.md.settings import (
 __all__ = [
     "FAILED_TRAJECTORY_NAME",
     "MDBlowUpError",
+    "MDExtrapolationError",
     "MDInputError",
     "MDRunError",
     "MDSettings",

@@ -60,7 +60,13 @@ from ionscale.md.io import (
     write_outcome,
     write_production_cell,
 )
-from ionscale.md.settings import MDInputError, MDRunError, MDSettings, MDWarning
+from ionscale.md.settings import (
+    MDExtrapolationError,
+    MDInputError,
+    MDRunError,
+    MDSettings,
+    MDWarning,
+)
 from ionscale.provenance import Provenance
 
 
@@ -342,10 +348,22 @@ def _finish(run: LammpsRun, h5, s: MDSettings, production: _Production, share_hi
             f"md.max_extrapolating_share = {s.max_extrapolating_share:g}): the potential "
             "extrapolates; add such frames to the reference data"
         )
+        notes.append(msg)
+        if s.extrapolation_action == "error":  # the gate: a D from outside the data stops here
+            if h5 is not None:
+                write_outcome(h5, _summary(run, s, production, share_hi, share_lo, True, notes))
+            raise MDExtrapolationError(msg + ". To go on anyway set md.extrapolation_action: warn")
         # stacklevel 3: attributed to run_md (→ _simulate → here), as before the split
         warnings.warn(msg, MDWarning, stacklevel=3)
-        notes.append(msg)
-    summary = MDSummary(
+    summary = _summary(run, s, production, share_hi, share_lo, extrapolating, notes)
+    if h5 is not None:
+        write_outcome(h5, summary)
+    return summary
+
+
+def _summary(run: LammpsRun, s: MDSettings, production: _Production, share_hi: float,
+             share_lo: float, extrapolating: bool, notes: list[str]) -> MDSummary:  # fmt: skip
+    return MDSummary(
         temperature_K=s.temperature_K,
         n_atoms=run.n_atoms,
         n_mobile=len(run.mobile_ids),
@@ -359,6 +377,3 @@ def _finish(run: LammpsRun, h5, s: MDSettings, production: _Production, share_hi
         python_overhead_share=production.python_overhead_share,
         warnings=notes,
     )
-    if h5 is not None:
-        write_outcome(h5, summary)
-    return summary

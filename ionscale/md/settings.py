@@ -14,6 +14,7 @@ from ionscale.settings import default
 
 __all__ = [
     "MDBlowUpError",
+    "MDExtrapolationError",
     "MDInputError",
     "MDRunError",
     "MDSettings",
@@ -23,6 +24,11 @@ __all__ = [
 
 class MDInputError(ValueError):
     """Bad input to the md stage (names the key or file and what was expected)."""
+
+
+class MDExtrapolationError(MDRunError):
+    """The production run's potential extrapolated beyond md.max_extrapolating_share and
+    md.extrapolation_action is error."""
 
 
 class MDWarning(UserWarning):
@@ -60,6 +66,8 @@ class MDSettings:
         DP-GEN trust levels of the max force deviation, eV/Å.
     max_extrapolating_share:
         Share of production frames above ``trust_hi_eV_A`` beyond which the run is flagged.
+    extrapolation_action:
+        "error" (a flagged run raises :class:`MDExtrapolationError`) or "warn".
     min_distance_A:
         Two atoms closer than this (Å) are a blow-up.
     max_temperature_factor:
@@ -92,6 +100,7 @@ class MDSettings:
     trust_lo_eV_A: float = default("md.trust_lo_eV_A")
     trust_hi_eV_A: float = default("md.trust_hi_eV_A")
     max_extrapolating_share: float = default("md.max_extrapolating_share")
+    extrapolation_action: str = default("md.extrapolation_action")
     min_distance_A: float = default("md.min_distance_A")
     max_temperature_factor: float = default("md.max_temperature_factor")
     max_energy_drop_eV_atom: float = default("md.max_energy_drop_eV_atom")
@@ -119,6 +128,10 @@ class MDSettings:
                 0 < self.trust_lo_eV_A <= self.trust_hi_eV_A,
                 f"0 < trust_lo_eV_A ≤ trust_hi_eV_A, got {self.trust_lo_eV_A}, "
                 f"{self.trust_hi_eV_A}",
+            ),
+            "md.extrapolation_action": (
+                self.extrapolation_action in ("error", "warn"),
+                f"error or warn, got {self.extrapolation_action!r}",
             ),
             "md.min_distance_A": (self.min_distance_A > 0, "> 0"),
             "md.max_temperature_factor": (self.max_temperature_factor > 1, "> 1"),
