@@ -309,7 +309,11 @@ def _copy_datasets(
     return out
 
 
-def _require(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
+def _require(
+    path: str | Path, names: tuple[str, ...], optional: bool = False
+) -> dict[str, Quantity]:
+    """The datasets ``names`` of ``path``; a missing one is a HandoffInputError, or left out
+    of the result when ``optional``."""
     from ionscale.io import read_quantity
 
     path = Path(path)
@@ -320,20 +324,8 @@ def _require(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
         try:
             out[name] = read_quantity(path, name)
         except ResultFileError as exc:
-            raise HandoffInputError(f"{exc} (needed for the handoff)") from None
-    return out
-
-
-def _optional(path: str | Path, names: tuple[str, ...]) -> dict[str, Quantity]:
-    """The datasets among ``names`` that ``path`` holds."""
-    from ionscale.io import read_quantity
-
-    out = {}
-    for name in names:
-        try:
-            out[name] = read_quantity(path, name)
-        except ResultFileError:
-            pass
+            if not optional:
+                raise HandoffInputError(f"{exc} (needed for the handoff)") from None
     return out
 
 
@@ -396,7 +388,9 @@ def assemble_parameters(
                 f"expected {spec.units!r}"
             )
     # the hop diffusivity D*/(f c_v) when the Arrhenius result has it (else D = D*)
-    hop = _optional(arrhenius_h5, (ARRHENIUS_HOP_D0.name, ARRHENIUS_HOP_DIFFUSIVITY.name))
+    hop = _require(
+        arrhenius_h5, (ARRHENIUS_HOP_D0.name, ARRHENIUS_HOP_DIFFUSIVITY.name), optional=True
+    )
     d0 = hop.get(ARRHENIUS_HOP_D0.name, ar[ARRHENIUS_D0.name])
     d_table = hop.get(ARRHENIUS_HOP_DIFFUSIVITY.name, ar[ARRHENIUS_DIFFUSIVITY.name])
     tracer_to_hop = float(d0.value) / float(ar[ARRHENIUS_D0.name].value)

@@ -12,8 +12,8 @@ close to, and checks that the potential knows it:
   climbing-image NEB (Henkelman, Uberuaga, Jónsson, J. Chem. Phys. 113, 9901 (2000); ASE's
   improved-tangent NEB, FIRE) with each DeePMD member.
 - **DFT on the path** (``barrier.dft_images``): single points with the reference calculator on
-  member 0's converged images (the initial state, the climbing image and its neighbours, or all
-  of them). The DFT barrier along that path is compared with member 0's on the same images.
+  member 0's converged images (the initial state and the climbing image, or all of them). The
+  DFT barrier along that path is compared with member 0's on the same images.
 - **Gate** (:mod:`ionscale.gates`): the members' spread and |DP − DFT| against their
   tolerances; a failed check stops the chain unless ``barrier.action`` is warn.
 

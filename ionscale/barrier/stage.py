@@ -108,18 +108,13 @@ def run_barrier(
     :class:`~ionscale.barrier.neb.BarrierError` (after logging every number, before writing)
     when the gate fails and ``barrier.action`` is error.
     """
-    from ionscale.reference.stage import write_frames
-    from ionscale.reference.structures import load_structure
+    from ionscale.reference.stage import role_structure, write_frames
     from ionscale.thermo.atomistic import check_species, dp_calculator
 
     settings = BarrierSettings.from_config(cfg["barrier"])
     ref = cfg["reference"]
     mobile = ref["mobile_species"]
-    host = (
-        load_structure(file=structure_file)
-        if structure_file
-        else load_structure(prototype=ref["structure"]["prototype"])
-    )
+    host = role_structure(structure_file, ref["structure"]["prototype"], "reference.structure")
     hop = hop_cell(host, settings.supercell, mobile)
     log.info(
         "hop cell %s (%d atoms), %s hop of %.3f Å", hop.initial.get_chemical_formula(),

@@ -259,14 +259,15 @@ def fit_thermodynamic_factor(
         return fit_chebyshev(func, x_range, rtol)
     except FemInputError:
         lo, hi = map(float, x_range)
-        if not intervals_below(func, (lo, hi), floor):
+        gaps = intervals_below(func, (lo, hi), floor)
+        if not gaps:
             raise
     from scipy.ndimage import gaussian_filter1d
 
     xs = np.linspace(lo, hi, 4001)
     raw = np.asarray(func(xs), dtype=float)
     dx = xs[1] - xs[0]
-    err = math.inf
+    err: FemInputError | None = None
     for width in SMOOTHING_WIDTHS:
         # odd reflection at the ends keeps a linear trend unbiased (a constant extension
         # would shift a sloped Θ near x_range's ends by ~ slope·width)
@@ -284,7 +285,7 @@ def fit_thermodynamic_factor(
             "thermodynamic factor jumps at the edge of a two-phase region (Θ < Θ_min = %g on "
             "x in %s): Θ smoothed over a Gaussian width %g in x before the Chebyshev fit",
             floor,
-            intervals_below(func, (lo, hi), floor),
+            gaps,
             width,
         )
         return dataclasses.replace(

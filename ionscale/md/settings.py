@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ionscale.engines.lammps import MDBlowUpError, MDRunError
+from ionscale.gates import ACTIONS
 from ionscale.settings import default
 
 __all__ = [
@@ -130,8 +131,8 @@ class MDSettings:
                 f"{self.trust_hi_eV_A}",
             ),
             "md.extrapolation_action": (
-                self.extrapolation_action in ("error", "warn"),
-                f"error or warn, got {self.extrapolation_action!r}",
+                self.extrapolation_action in ACTIONS,
+                f"one of {', '.join(ACTIONS)}, got {self.extrapolation_action!r}",
             ),
             "md.min_distance_A": (self.min_distance_A > 0, "> 0"),
             "md.max_temperature_factor": (self.max_temperature_factor > 1, "> 1"),

@@ -127,7 +127,7 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
         )
     get_calculator_spec(CalculatorSettings.from_config(reference["calculator"]).name)
     settings = SamplingSettings.from_config(reference)
-    host = _structure(
+    host = role_structure(
         files.get("structure"), reference["structure"]["prototype"], "reference.structure"
     )
     name = files.get("structure", f"prototype {reference['structure']['prototype']}")
@@ -135,7 +135,7 @@ def plan_workflow(reference: Mapping[str, Any], project_dir: str | Path) -> Work
     for role in ("li_metal", "host"):
         if reference[role]["enabled"]:
             _check_end_member(
-                _structure(files.get(role), reference[role]["prototype"], f"reference.{role}"),
+                role_structure(files.get(role), reference[role]["prototype"], f"reference.{role}"),
                 role,
                 files.get(role, f"prototype {reference[role]['prototype']}"),
                 settings.min_distance_A,
@@ -197,7 +197,7 @@ def structure_path(reference: Mapping[str, Any], project_dir: str | Path) -> Pat
 def host_structure(reference: Mapping[str, Any], project_dir: str | Path) -> Atoms:
     """The host structure of the run (``reference.structure``: a file, see
     :func:`structure_path`, or a prototype)."""
-    return _structure(
+    return role_structure(
         structure_path(reference, project_dir),
         reference["structure"]["prototype"],
         "reference.structure",
@@ -228,7 +228,9 @@ def _check_end_member(
         raise StructureError(f"{key}: {exc}") from None
 
 
-def _structure(file: str | Path | None, prototype: str, what: str) -> Atoms:
+def role_structure(file: str | Path | None, prototype: str, what: str) -> Atoms:
+    """A structure role of the config (``what``, e.g. ``reference.structure``): its resolved
+    file, else its prototype; a StructureError names ``what``."""
     from ionscale.reference.structures import StructureError, load_structure
 
     try:
@@ -334,13 +336,13 @@ def calibration_cells(
     starts from and the Pulay calibration cells. ``files`` maps roles to resolved files (None
     or absent: the role's prototype)."""
     cells = {
-        "structure": _structure(
+        "structure": role_structure(
             files.get("structure"), reference["structure"]["prototype"], "reference.structure"
         )
     }
     for role in ("host", "li_metal"):
         if reference[role]["enabled"]:
-            cells[role] = _structure(
+            cells[role] = role_structure(
                 files.get(role), reference[role]["prototype"], f"reference.{role}"
             )
     return cells
@@ -452,7 +454,7 @@ def import_data(
     from ionscale.reference.importing import import_frames
     from ionscale.reference.structures import sites_per_host_atom
 
-    host = _structure(structure_file, structure_prototype, "reference.structure")
+    host = role_structure(structure_file, structure_prototype, "reference.structure")
     per_host = sites_per_host_atom(host, mobile_species)
     frames: list[Atoms] = []
     counts = {}
