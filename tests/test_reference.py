@@ -255,6 +255,32 @@ def test_sampling_adds_staged_compounds_within_the_planned_bound():
     assert len(result.frames) == len(without.frames) + len(staged)  # nothing else changes
 
 
+def test_separation_scans_move_rigid_layers_apart_within_the_planned_bound():
+    """The c axis of LiC6, of its empty AA lattice and of AB graphite scaled with fractional
+    coordinates kept: every C–C distance within a layer is unchanged, the interlayer spacing
+    scales, and nothing else is sampled differently."""
+    scales = [0.95, 1.1, 1.5]
+    settings, result = _sample(sampling={"c_axis_scales": scales})
+    scans = [a for a in result.frames if a.info["config_type"] == "separation"]
+    assert len(scans) == 3 * len(scales)
+    refs = {"full": structures.lic6_aa(), "host": structures.graphite_ab()}
+    refs["lattice"] = refs["full"][[s != "Li" for s in refs["full"].get_chemical_symbols()]]
+    for a in scans:
+        name, f = a.info["frame_id"].split("-c")[0], a.info["c_axis_scale"]
+        ref = refs[name]
+        assert a.cell.lengths()[2] == pytest.approx(ref.cell.lengths()[2] * f)
+        frac = a.get_scaled_positions() - ref.get_scaled_positions()
+        assert np.allclose((frac + 0.5) % 1.0 - 0.5, 0.0, atol=1e-9)
+        assert a.info["li_fraction"] == (1.0 if name == "full" else 0.0)
+        # within a layer (same z) distances are those of the reference
+        same_z = np.isclose(a.positions[:, 2][:, None], a.positions[:, 2][None, :])
+        d, d0 = a.get_all_distances(mic=True), ref.get_all_distances(mic=True)
+        assert np.allclose(d[same_z], d0[same_z])
+    assert len(result.frames) <= sampling.planned_frame_count(settings, 1)
+    _, without = _sample()
+    assert len(result.frames) == len(without.frames) + len(scans)
+
+
 def test_rattle_and_strain_statistics():
     rng = np.random.default_rng(3)
     big = structures.make_supercell(structures.lic6_aa(), (6, 6, 4))  # 1008 atoms

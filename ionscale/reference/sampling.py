@@ -31,6 +31,11 @@ From the fully occupied host structure (LiC6) and each configured supercell:
   (:func:`~ionscale.reference.structures.staged_structure`), ideal plus rattled and strained
   copies — graphite's staging configurations, which no ordering on the AA-stacked LiC6 lattice
   holds.
+- **Interlayer separation scans** (``"separation"``, optional): the empty host, the empty host
+  lattice (every mobile ion removed: AA-stacked C6 for LiC6) and the fully occupied structure
+  with the c axis scaled by each of ``c_axis_scales``, fractional coordinates kept (rigid layers
+  moved apart) — the binding curve E(c) behind every relaxation along c; strained copies only
+  probe its bottom.
 - **References**: bcc Li metal (``"li_metal"``, li_fraction NaN; its energy anchors voltages)
   and the empty host (``"host"``, e.g. AB graphite), ideal plus rattled and strained copies.
 
@@ -166,6 +171,7 @@ def planned_frame_count(settings: SamplingSettings, sites_in_structure: int | No
             hops = settings.hop_images + len(settings.contact_distances_A) if n_sites >= 2 else 0
         total += n_orderings * per_ordering + n_comp * md + hops
     total += len(settings.stages) * per_ordering
+    total += len(settings.c_axis_scales) * (3 if settings.host.enabled else 2)
     for ref in (settings.li_metal, settings.host):
         if ref.enabled:
             total += 1 + ref.n_rattle + ref.n_strain
@@ -346,6 +352,39 @@ def _add_staged(collect: _Collector, host: Atoms, settings: SamplingSettings, se
         )  # fmt: skip
 
 
+def c_axis_scaled(atoms: Atoms, factor: float) -> Atoms:
+    """Copy with the c cell vector scaled by ``factor`` and fractional coordinates kept: the
+    layers stacked along c move apart (or together) rigidly."""
+    out = atoms.copy()
+    cell = np.array(out.cell)
+    cell[2] *= factor
+    out.set_cell(cell, scale_atoms=True)
+    return out
+
+
+def _add_separation_scans(
+    collect: _Collector,
+    host: Atoms,
+    settings: SamplingSettings,
+    empty_host: Atoms | None,
+) -> None:
+    """The empty host, the empty host lattice and the full structure at each c-axis scale."""
+    if not settings.c_axis_scales:
+        return
+    mobile = settings.mobile_species
+    lattice = host[[s != mobile for s in host.get_chemical_symbols()]]
+    structures = [("full", host), ("lattice", lattice)]
+    if settings.host.enabled:
+        if empty_host is None:
+            raise ValueError("reference.host is enabled but no structure was given")
+        structures.append(("host", make_supercell(empty_host, settings.host.supercell)))
+    for name, atoms in structures:
+        for f in settings.c_axis_scales:
+            collect.add(
+                c_axis_scaled(atoms, f), "separation", f"{name}-c{f:.3f}", c_axis_scale=float(f)
+            )
+
+
 def _add_references(
     collect: _Collector,
     settings: SamplingSettings,
@@ -413,6 +452,7 @@ def sample_frames(
         _add_orderings(collect, cell, label, sites, settings, seed, notes, run_md, md_txt)
         _add_hops_and_contacts(collect, cell, label, sites, settings, notes)
     _add_staged(collect, host, settings, seed)
+    _add_separation_scans(collect, host, settings, empty_host)
     _add_references(collect, settings, seed, li_metal, empty_host)
 
     frames, duplicates = remove_near_duplicates(collect.frames, settings.duplicate_tolerance_A)

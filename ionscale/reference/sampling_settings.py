@@ -112,6 +112,7 @@ class SamplingSettings:
     hop_images: int = default("reference.sampling.hop_images")
     contact_distances_A: tuple[float, ...] = default("reference.sampling.contact_distances_A")
     stages: tuple[int, ...] = default("reference.sampling.stages")
+    c_axis_scales: tuple[float, ...] = default("reference.sampling.c_axis_scales")
     duplicate_tolerance_A: float = default("reference.sampling.duplicate_tolerance_A")
     min_distance_A: float = default("reference.checks.min_pair_distance_A")
     md: MDSettings = field(default_factory=MDSettings)
@@ -143,5 +144,6 @@ class SamplingSettings:
             min_distance_A=float(reference["checks"]["min_pair_distance_A"]),
             contact_distances_A=tuple(float(d) for d in s.pop("contact_distances_A", ())),
             stages=tuple(int(n) for n in s.pop("stages", ())),
+            c_axis_scales=tuple(float(f) for f in s.pop("c_axis_scales", ())),
             **s,
         )  # fmt: skip
