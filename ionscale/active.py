@@ -39,9 +39,22 @@ retrain
     (``dp train --init-frz-model``) when the descriptor's neighbour counts still fit, otherwise
     from scratch.
 
-Round r's potential lives in ``potential/round{r}/``; the last round's is ``potential/``, the one
-every later stage reads. Written by hand because DP-GEN drives its own job system and file layout;
-here each step is a Snakemake rule so a cluster runs the rounds like every other stage.
+converge
+    Round r's ensemble then runs where the md stage will run it: at every ``md.temperatures_K``,
+    in the md stage's cell (``md.supercell`` with ``md.mobile_vacancies``), for
+    ``convergence.steps`` steps. The share of frames whose σ_f,max exceeds the md stage's
+    ``md.trust_hi_eV_A`` (a run that blows up counts its remaining frames as extrapolating) is
+    DP-GEN 2's convergence criterion; at most ``md.max_extrapolating_share`` at every temperature
+    is convergence, and round r's potential becomes the final one. Otherwise round r's picks are
+    labelled and round r + 1 trains, up to ``max_rounds`` retrains; a last round that has not
+    converged is a gate (:func:`convergence_decision`): an error naming the shares and the
+    tolerance unless ``convergence.action: warn``.
+
+Round r's potential lives in ``potential/round{r}/``; the final one is copied to ``potential/``, the
+one every later stage reads, with the convergence history (``potential/active_learning.json``).
+Written by hand because DP-GEN drives its own job system and file layout; here each step is a
+Snakemake rule (the convergence check a checkpoint) so a cluster runs the rounds like every other
+stage.
 """
 
 from __future__ import annotations
@@ -66,6 +79,7 @@ from ionscale.engines.lammps import (
     read_model_deviation,
     write_data_file,
 )
+from ionscale.gates import ACTIONS, ALLOWED, FAILED, PASSED, GateError
 
 # the split of labelled active frames belongs to the potential stage's data and the check whether
 # a round can start from the last round's weights (sel_fits) to its training; kept importable here
@@ -87,7 +101,7 @@ class ActiveLearningError(ValueError):
 class ActiveSettings:
     """Config key ``active_learning`` (see the schema for every key's meaning)."""
 
-    rounds: int = default("active_learning.rounds")
+    max_rounds: int = default("active_learning.max_rounds")
     supercell: tuple[int, int, int] = default("active_learning.supercell")
     mobile_vacancies: int = default("active_learning.mobile_vacancies")
     temperatures_K: tuple[float, ...] = default("active_learning.temperatures_K")
@@ -102,12 +116,23 @@ class ActiveSettings:
     orderings: Mapping[str, Any] = field(
         default_factory=default_factory("active_learning.orderings")
     )
+    convergence: Mapping[str, Any] = field(
+        default_factory=default_factory("active_learning.convergence")
+    )
 
     def __post_init__(self) -> None:
         k = "active_learning"
         # key → (rule holds, what was expected)
         checks = {
-            f"{k}.rounds": (self.rounds >= 0, ">= 0"),
+            f"{k}.max_rounds": (self.max_rounds >= 0, ">= 0"),
+            f"{k}.convergence.steps": (
+                int(self.convergence.get("steps", 0)) >= 1,
+                ">= 1",
+            ),
+            f"{k}.convergence.action": (
+                self.convergence.get("action") in ACTIONS,
+                f"one of {', '.join(ACTIONS)}",
+            ),
             f"{k}.supercell": (
                 len(self.supercell) == 3 and all(int(n) >= 1 for n in self.supercell),
                 "three repeats >= 1",
@@ -359,18 +384,125 @@ def ordering_candidates(
 # ----------------------------------------------------------------------------- round plan
 
 
-def potential_dir(round_index: int, rounds: int) -> str:
+def potential_dir(round_index: int) -> str:
     """Directory (under results/{system}) of round ``round_index``'s potential."""
-    if not 0 <= round_index <= rounds:
-        raise ActiveLearningError(f"round {round_index} outside 0..{rounds}")
-    return "potential" if round_index == rounds else f"potential/round{round_index}"
+    if round_index < 0:
+        raise ActiveLearningError(f"round {round_index} < 0")
+    return f"potential/round{round_index}"
 
 
-def round_of(pot_dir: str, rounds: int) -> int:
+def round_of(pot_dir: str) -> int:
     """Inverse of :func:`potential_dir`."""
-    if pot_dir == "potential":
-        return rounds
-    return int(pot_dir.rsplit("round", 1)[1])
+    head, sep, tail = pot_dir.rpartition("/round")
+    if not sep or head != "potential" or not tail.isdigit():
+        raise ActiveLearningError(f"{pot_dir!r} is not a round's potential directory")
+    return int(tail)
+
+
+# --------------------------------------------------------------------------- convergence
+
+
+class ActiveLearningUnconvergedError(GateError):
+    """The last allowed round still extrapolates in the md stage's conditions."""
+
+
+def extrapolating_share(
+    result: Exploration, trust_hi_eV_A: float, expected_frames: int
+) -> dict[str, Any]:
+    """The share of an exploration's frames whose σ_f,max exceeds ``trust_hi_eV_A``.
+
+    A run that stopped early (a blow-up) counts the frames it did not reach as extrapolating:
+    the potential failed there. Returns the counts, the share and the deviation quantiles.
+    """
+    dev = np.asarray(result.max_force_deviation_eV_A, dtype=float)
+    above = int(np.count_nonzero(dev > trust_hi_eV_A))
+    missing = max(int(expected_frames) - len(dev), 0) if result.stopped else 0
+    total = len(dev) + missing
+    return {
+        "temperature_K": result.temperature_K,
+        "n_frames": len(dev),
+        "n_above_trust_hi": above,
+        "n_not_reached": missing,
+        "extrapolating_share": (above + missing) / total if total else 1.0,
+        "max_force_deviation_eV_A": {
+            "median": float(np.median(dev)) if len(dev) else None,
+            "p95": float(np.quantile(dev, 0.95)) if len(dev) else None,
+            "max": float(dev.max()) if len(dev) else None,
+        },
+        "stopped": result.stopped,
+    }
+
+
+def convergence_decision(
+    runs: Sequence[Mapping[str, Any]],
+    round_index: int,
+    max_rounds: int,
+    max_share: float,
+    trust_hi_eV_A: float,
+    action: str,
+) -> dict[str, Any]:
+    """Whether round ``round_index`` is the last: converged, or the cap reached.
+
+    ``runs`` are :func:`extrapolating_share` records, one per md temperature. Converged when
+    every share is at most ``max_share``. Unconverged before ``max_rounds``: ``next_round``
+    is ``round_index + 1``. Unconverged at the cap: the gate's verdict is ``failed``
+    (``action: error``; :func:`enforce_convergence` raises) or ``allowed by config``.
+    """
+    if not runs:
+        raise ActiveLearningError("the convergence check needs at least one md temperature")
+    bad = [r for r in runs if r["extrapolating_share"] > max_share]
+    problems = [
+        f"{r['extrapolating_share']:.1%} of the frames at {r['temperature_K']:g} K above "
+        f"md.trust_hi_eV_A = {trust_hi_eV_A:g} eV/Å"
+        + (f" ({r['n_not_reached']} not reached: {r['stopped']})" if r["n_not_reached"] else "")
+        for r in bad
+    ]
+    converged = not bad
+    at_cap = round_index >= max_rounds
+    if converged:
+        verdict = PASSED
+    elif at_cap:
+        verdict = FAILED if action == "error" else ALLOWED
+    else:
+        verdict = "not converged: next round"
+    return {
+        "round": round_index,
+        "max_rounds": max_rounds,
+        "converged": converged,
+        "final": converged or at_cap,
+        "next_round": None if converged or at_cap else round_index + 1,
+        "max_extrapolating_share": max_share,
+        "trust_hi_eV_A": trust_hi_eV_A,
+        "worst_share": max(r["extrapolating_share"] for r in runs),
+        "verdict": verdict,
+        "problems": problems,
+        "runs": list(runs),
+    }
+
+
+def enforce_convergence(decision: Mapping[str, Any]) -> None:
+    """Raise :class:`ActiveLearningUnconvergedError` on a ``failed`` decision."""
+    if decision["verdict"] != FAILED:
+        return
+    raise ActiveLearningUnconvergedError(
+        f"active learning did not converge in active_learning.max_rounds = "
+        f"{decision['max_rounds']} rounds: "
+        + "; ".join(decision["problems"])
+        + f" (md.max_extrapolating_share = {decision['max_extrapolating_share']:g}). Raise "
+        "active_learning.max_rounds, or set active_learning.convergence.action: warn to go on "
+        "with an extrapolating potential.",
+        dict(decision),
+    )
+
+
+def final_round(decisions: Sequence[Mapping[str, Any]]) -> int:
+    """The round whose potential is final, from the decisions of rounds 0, 1, … in order."""
+    for i, d in enumerate(decisions):
+        if d["round"] != i:
+            raise ActiveLearningError(f"convergence decisions out of order: {i} holds {d['round']}")
+        if d["final"]:
+            return i
+    raise ActiveLearningError(f"no final round among {len(decisions)} decisions")
 
 
 def write_exploration(path: str | Path, result: Exploration, frame_prefix: str,

@@ -128,9 +128,16 @@ def _active(cfg: Mapping[str, Any], root: Path) -> None:
 def _active_rounds(cfg: Mapping[str, Any], root: Path) -> None:
     """Rules that matter only when active learning runs."""
     al = cfg["active_learning"]
-    if al["rounds"] == 0:
+    if al["max_rounds"] == 0:
         return
     _vacancies(cfg, root, key="active_learning")
+    md_temps, al_temps = cfg["md"]["temperatures_K"], al["temperatures_K"]
+    if min(al_temps) > min(md_temps) or max(al_temps) < max(md_temps):
+        raise ConfigError(
+            f"active_learning.temperatures_K = {list(al_temps)} must reach the lowest and the "
+            f"highest of md.temperatures_K = {list(md_temps)}: the exploration has to cover the "
+            "sweep the potential will run"
+        )
     numb, decay = (
         cfg["potential"]["training"]["numb_steps"],
         cfg["potential"]["learning_rate"]["decay_steps"],

@@ -10,8 +10,14 @@ from ase import Atoms
 
 from ionscale.active import (
     ActiveLearningError,
+    ActiveLearningUnconvergedError,
     ActiveSettings,
+    Exploration,
+    convergence_decision,
+    enforce_convergence,
     explore,
+    extrapolating_share,
+    final_round,
     potential_dir,
     round_of,
     sel_fits,
@@ -52,12 +58,46 @@ def test_validation_indices_hold_out_the_stated_share():
 
 
 def test_round_directories_invert():
-    for rounds in (0, 1, 3):
-        for r in range(rounds + 1):
-            assert round_of(potential_dir(r, rounds), rounds) == r
-        assert potential_dir(rounds, rounds) == "potential"
-    with pytest.raises(ActiveLearningError, match=r"round 3 outside 0\.\.2"):
-        potential_dir(3, 2)
+    for r in (0, 1, 7):
+        assert round_of(potential_dir(r)) == r
+    with pytest.raises(ActiveLearningError, match="not a round"):
+        round_of("potential")
+    with pytest.raises(ActiveLearningError, match="< 0"):
+        potential_dir(-1)
+
+
+def _run(T, above, n=100, missing=0, stopped=None):
+    dev = np.r_[np.full(n - above, 0.01), np.full(above, 0.9)]
+    result = Exploration(T, [Atoms()] * n, dev, np.arange(n), stopped=stopped)
+    return extrapolating_share(result, 0.15, n + missing)
+
+
+def test_extrapolating_share_counts_frames_above_trust_and_cut_off_ones():
+    assert _run(800, 3)["extrapolating_share"] == pytest.approx(0.03)
+    blown = _run(800, 0, n=40, missing=60, stopped="energy drop")
+    assert blown["n_not_reached"] == 60 and blown["extrapolating_share"] == pytest.approx(0.6)
+    # without a blow-up a short run is not penalised
+    assert _run(800, 0, n=40, missing=60)["extrapolating_share"] == 0.0
+
+
+def test_convergence_decision_walks_the_rounds_and_gates_the_cap():
+    ok, bad = [_run(700, 2), _run(900, 4)], [_run(700, 2), _run(900, 30)]
+    d = convergence_decision(ok, 0, 3, 0.05, 0.15, "error")
+    assert d["converged"] and d["final"] and d["verdict"] == "passed" and d["next_round"] is None
+    d = convergence_decision(bad, 1, 3, 0.05, 0.15, "error")
+    assert not d["final"] and d["next_round"] == 2 and d["worst_share"] == pytest.approx(0.3)
+    enforce_convergence(d)  # not the cap: no error
+    assert "900 K" in d["problems"][0] and len(d["problems"]) == 1
+    capped = convergence_decision(bad, 3, 3, 0.05, 0.15, "error")
+    assert capped["final"] and capped["verdict"] == "failed"
+    with pytest.raises(ActiveLearningUnconvergedError, match=r"max_rounds = 3.*30\.0% .* 900 K"):
+        enforce_convergence(capped)
+    allowed = convergence_decision(bad, 3, 3, 0.05, 0.15, "warn")
+    assert allowed["verdict"] == "allowed by config"
+    enforce_convergence(allowed)
+    assert final_round([d | {"round": 0}, d | {"round": 1}, allowed | {"round": 2}]) == 2
+    with pytest.raises(ActiveLearningError, match="no final round"):
+        final_round([d | {"round": 0}])
 
 
 def test_sel_fits_only_when_no_count_grows():

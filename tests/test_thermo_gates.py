@@ -286,7 +286,7 @@ def test_dft_check_takes_only_orderings_no_round_trained_on():
     ids = np.array([f"ord{k:05d}" for k in range(40)])
     arrays = {"ordering_id": ids, "n_sites": np.array([1, 2, 3, 4, 5, 6] * 6 + [1, 2, 3, 4])}
     assert held_out_orderings(cfg, arrays) is None  # no loop over orderings: all eligible
-    cfg["active_learning"]["rounds"] = 2
+    cfg["active_learning"]["max_rounds"] = 2
     cfg["active_learning"]["orderings"].update(n_frames=3, max_supercell_size=4)
     got = held_out_orderings(cfg, arrays)
     frac = cfg["active_learning"]["orderings"]["held_out_fraction"]

@@ -77,6 +77,22 @@ def test_end_to_end_produces_every_final_output(e2e):
 
 @pytest.mark.engine
 @pytest.mark.slow
+def test_active_learning_loop_runs_to_its_cap(e2e):
+    """test.yaml's trust level makes every round unconverged: the loop trains each round up to
+    max_rounds, the cap's verdict is the allowed gate, and potential/ is the last round's."""
+    results = e2e / "results" / SYSTEM
+    cap = CFG["active_learning"]["max_rounds"]
+    history = json.loads((results / "potential" / "active_learning.json").read_text())
+    assert history["final_round"] == cap and not history["converged"]
+    assert [r["round"] for r in history["rounds"]] == list(range(cap + 1))
+    assert history["verdict"] == "allowed by config"
+    assert all(r["worst_share"] > CFG["md"]["max_extrapolating_share"] for r in history["rounds"])
+    final = results / "potential" / f"round{cap}" / "model_0_compressed.pth"
+    assert (results / "potential" / "model_0_compressed.pth").read_bytes() == final.read_bytes()
+
+
+@pytest.mark.engine
+@pytest.mark.slow
 def test_provenance_audit(e2e):
     """Every HDF5/JSON result carries provenance whose config subset matches the test config."""
     files = _result_files(e2e / "results" / SYSTEM)

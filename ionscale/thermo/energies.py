@@ -410,7 +410,7 @@ def held_out_orderings(
     from ionscale.active import OrderingSettings, held_out
 
     al = cfg.get("active_learning")
-    if not al or not al["rounds"] or not al["orderings"]["n_frames"]:
+    if not al or not al["max_rounds"] or not al["orderings"]["n_frames"]:
         return None
     o = OrderingSettings.from_config(al["orderings"])
     host = host_from_config(cfg["reference"])

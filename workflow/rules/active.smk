@@ -1,8 +1,10 @@
-# Active learning (ionscale.active), active_learning.rounds > 0: each round explores with its
-# ensemble in a small cell at the configured temperatures (one job each), picks the frames the
-# ensemble disagrees on, labels them with the reference calculator in batches and gathers them;
-# the next round's potential (potential.smk) trains on them. Included after md.smk: it reuses
-# the md keys (pair style, thermostat, blow-up limits) and the structure input.
+# Active learning (ionscale.active), active_learning.max_rounds > 0: each round runs its ensemble
+# in the md stage's cell at the md temperatures (active_converge_explore) and the checkpoint
+# active_converge decides whether the round is the last. If not, the round explores in a small
+# cell at the configured temperatures (one job each), picks the frames the ensemble disagrees
+# on, labels them with the reference calculator in batches and gathers them; the next round's
+# potential (potential.smk) trains on them. Included after md.smk: it reuses the md keys (pair
+# style, thermostat, blow-up limits, trust level, tolerated share) and the structure input.
 import math as _al_math
 
 _AL = config["active_learning"]
@@ -18,7 +20,13 @@ AL_BATCHES = [
 # what exploration and selection use (a new training length or split reruns neither)
 _AL_EXCLUDE = tuple(
     f"active_learning.{k}"
-    for k in ("rounds", "training_steps", "init_from_previous", "validation_fraction")
+    for k in (
+        "max_rounds",
+        "training_steps",
+        "init_from_previous",
+        "validation_fraction",
+        "convergence",
+    )
 )
 _AL_DIR = f"{RESULTS}/active/round{{round}}"
 
@@ -183,11 +191,67 @@ rule active_gather:
         "../../scripts/active_gather.py"
 
 
-FINAL["active"] = [
-    out
-    for r in range(AL_ROUNDS)
-    for out in (
-        f"{RESULTS}/active/round{r}/labelled.extxyz",
-        f"{RESULTS}/active/round{r}/selection.json",
-    )
-]
+rule active_converge_explore:
+    input:
+        **_MD_FILES,
+        models=_al_models,
+    output:
+        summary=f"{_AL_DIR}/converge_T{{T}}K.json",
+    log:
+        main=f"{RESULTS}/logs/active/round{{round}}/converge_T{{T}}K.log",
+        lammps=f"{RESULTS}/logs/active/round{{round}}/converge_T{{T}}K.lammps.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/active/round{{round}}/converge_T{{T}}K.tsv"
+    wildcard_constraints:
+        round=r"\d+",
+        T=r"\d+",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=60,
+    params:
+        config=stage_config(
+            "seed",
+            "reference.structure.file",
+            "reference.structure.prototype",
+            "reference.mobile_species",
+            "md",
+            "active_learning.stride_steps",
+            "active_learning.convergence.steps",
+            exclude=("md.temperatures_K", "md.max_extrapolating_share"),
+        ),
+    script:
+        "../../scripts/active_converge_explore.py"
+
+
+checkpoint active_converge:
+    input:
+        runs=expand(
+            f"{_AL_DIR}/converge_T{{T}}K.json",
+            T=config["md"]["temperatures_K"],
+            allow_missing=True,
+        ),
+    output:
+        decision=f"{_AL_DIR}/convergence.json",
+    log:
+        f"{RESULTS}/logs/active/round{{round}}/converge.log",
+    wildcard_constraints:
+        round=r"\d+",
+    localrule: True
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=stage_config(
+            "active_learning.max_rounds",
+            "active_learning.convergence.action",
+            "md.trust_hi_eV_A",
+            "md.max_extrapolating_share",
+        ),
+    script:
+        "../../scripts/active_converge.py"

@@ -55,17 +55,38 @@ FINAL = {}
 from ionscale.active import potential_dir as _potential_dir
 from ionscale.active import round_of as _round_of
 
-AL_ROUNDS = config["active_learning"]["rounds"]
+AL_ROUNDS = config["active_learning"]["max_rounds"]
 POTENTIAL_MEMBERS = list(range(config["potential"]["n_models"]))
 
 
 def _al_round(wc):
-    return _round_of(wc.pot, AL_ROUNDS)
+    """Round of the potential directory ``wc.pot`` (0 without active learning)."""
+    return _round_of(wc.pot) if AL_ROUNDS else 0
+
+
+def _al_final_round():
+    """The round whose potential is final: the first converged one, or the cap. Reads the
+    convergence checkpoints round by round, so Snakemake runs a round only when the one
+    before it has not converged."""
+    import json
+
+    r = 0
+    while True:
+        path = checkpoints.active_converge.get(round=r).output.decision
+        with open(path) as f:
+            decision = json.load(f)
+        if decision["final"]:
+            return r
+        r += 1
 
 
 def _al_frames(wc):
-    """Labelled active-learning frames of the rounds before this potential's."""
-    return [f"{RESULTS}/active/round{r}/labelled.extxyz" for r in range(_al_round(wc))]
+    """Labelled active-learning frames of the rounds before this potential's (for the final
+    ``potential/``: before the final round's)."""
+    if not AL_ROUNDS:
+        return []
+    r = _al_final_round() if wc.pot == "potential" else _al_round(wc)
+    return [f"{RESULTS}/active/round{i}/labelled.extxyz" for i in range(r)]
 
 
 def _al_init(wc):
@@ -73,7 +94,7 @@ def _al_init(wc):
     r = _al_round(wc)
     if r == 0:
         return {}
-    prev = f"{RESULTS}/{_potential_dir(r - 1, AL_ROUNDS)}"
+    prev = f"{RESULTS}/{_potential_dir(r - 1)}"
     return {
         "init_model": f"{prev}/model_{wc.member}.pth",
         "init_neighbor_stat": f"{prev}/neighbor_stat.json",
@@ -82,5 +103,5 @@ def _al_init(wc):
 
 def _al_models(wc):
     """The compressed ensemble that explores in round ``wc.round``."""
-    pot = _potential_dir(int(wc.round), AL_ROUNDS)
+    pot = _potential_dir(int(wc.round))
     return [f"{RESULTS}/{pot}/model_{i}_compressed.pth" for i in POTENTIAL_MEMBERS]

@@ -1,9 +1,12 @@
 # Potential: a DeePMD-kit ensemble, one training job per member (ionscale.potential).
-# With active learning (active_learning.rounds = R > 0, ionscale.active) round r < R lives in
-# potential/round{r}/ and the last round in potential/, the directory every later stage reads;
-# round r > 0 adds the labelled frames of active/round0..r-1 and starts from round r-1's members.
+# Without active learning it trains in potential/, the directory every later stage reads. With
+# it (active_learning.max_rounds > 0, ionscale.active) round r trains in potential/round{r}/,
+# adding the labelled frames of active/round0..r-1 and starting from round r-1's members, and
+# potential_final copies the round the convergence checkpoints chose to potential/.
 
 _POT = "{pot}"
+# where members train; potential_test also tests any round
+_TRAIN_CONSTRAINT = r"potential/round\d+" if AL_ROUNDS else "potential"
 _POT_CONSTRAINT = r"potential(/round\d+)?"
 # rounds after the first also use these (changing them reruns no round 0)
 _AL_TRAIN_KEYS = [
@@ -28,7 +31,7 @@ rule potential_prepare:
     log:
         f"{RESULTS}/logs/{_POT}/potential_prepare.log",
     wildcard_constraints:
-        pot=_POT_CONSTRAINT,
+        pot=_TRAIN_CONSTRAINT,
     conda:
         ENV
     threads: 1
@@ -59,7 +62,7 @@ rule potential_train:
         f"{RESULTS}/benchmarks/{_POT}/potential_train_{{member}}.tsv"
     wildcard_constraints:
         member=r"\d+",
-        pot=_POT_CONSTRAINT,
+        pot=_TRAIN_CONSTRAINT,
     conda:
         ENV
     threads: 1
@@ -133,7 +136,54 @@ rule potential_test:
         "../../scripts/potential_test.py"
 
 
+if AL_ROUNDS:
+
+    def _al_final_inputs(wc):
+        """The final round's members and every round's convergence decision up to it."""
+        final = _al_final_round()
+        pot = f"{RESULTS}/{_potential_dir(final)}"
+        return {
+            "decisions": [
+                f"{RESULTS}/active/round{r}/convergence.json" for r in range(final + 1)
+            ],
+            "models": [f"{pot}/model_{i}.pth" for i in POTENTIAL_MEMBERS],
+            "compressed": [
+                f"{pot}/model_{i}_compressed.pth" for i in POTENTIAL_MEMBERS
+            ],
+            "lcurves": [f"{pot}/lcurve_{i}.out" for i in POTENTIAL_MEMBERS],
+            "summaries": [f"{pot}/train_{i}.json" for i in POTENTIAL_MEMBERS],
+            "neighbor_stat": [f"{pot}/neighbor_stat.json"],
+        }
+
+    rule potential_final:
+        input:
+            unpack(_al_final_inputs),
+        output:
+            models=expand(f"{RESULTS}/potential/model_{{i}}.pth", i=POTENTIAL_MEMBERS),
+            compressed=expand(
+                f"{RESULTS}/potential/model_{{i}}_compressed.pth", i=POTENTIAL_MEMBERS
+            ),
+            lcurves=expand(f"{RESULTS}/potential/lcurve_{{i}}.out", i=POTENTIAL_MEMBERS),
+            summaries=expand(
+                f"{RESULTS}/potential/train_{{i}}.json", i=POTENTIAL_MEMBERS
+            ),
+            neighbor_stat=[f"{RESULTS}/potential/neighbor_stat.json"],
+            history=f"{RESULTS}/potential/active_learning.json",
+        log:
+            f"{RESULTS}/logs/potential/potential_final.log",
+        localrule: True
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=1000,
+            runtime=5,
+        script:
+            "../../scripts/potential_final.py"
+
+
 FINAL["potential"] = [
+    *([f"{RESULTS}/potential/active_learning.json"] if AL_ROUNDS else []),
     *expand(f"{RESULTS}/potential/model_{{i}}.pth", i=POTENTIAL_MEMBERS),
     *expand(f"{RESULTS}/potential/model_{{i}}_compressed.pth", i=POTENTIAL_MEMBERS),
     f"{RESULTS}/potential/test.h5",

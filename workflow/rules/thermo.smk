@@ -95,7 +95,7 @@ rule thermo_dft_check:
             "reference.calculator",
             "thermo.dft_check",
             "seed",
-            "active_learning.rounds",
+            "active_learning.max_rounds",
             "active_learning.orderings",
         ),
         workdir=f"{THERMO}/dft_work",

@@ -1,0 +1,60 @@
+"""Snakemake entry point of rule active_converge_explore: round r's ensemble in the md stage's
+cell at one md temperature, and the share of its frames above md.trust_hi_eV_A (ionscale.active).
+
+The cell is the md stage's own (md.supercell, md.mobile_vacancies, the same seeded vacancies);
+the run is NVT at that cell for active_learning.convergence.steps steps, a frame and its ensemble
+deviation every active_learning.stride_steps.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import mpi4py.MPI  # noqa: F401  (libmpi before LAMMPS; see envs/README.md)
+from _common import setup
+
+from ionscale.active import ActiveSettings, explore, extrapolating_share
+from ionscale.config import derive_seed
+from ionscale.io import write_json
+from ionscale.md import MDSettings, build_md_cell
+from ionscale.provenance import Provenance
+from ionscale.reference.structures import load_structure
+
+smk = snakemake  # noqa: F821  (injected by Snakemake)
+log = setup(smk)
+logging.captureWarnings(True)
+cfg = smk.params.config
+al = ActiveSettings.from_config(cfg["active_learning"])
+md = cfg["md"]
+r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
+species = cfg["reference"]["mobile_species"]
+structure_file = getattr(smk.input, "structure", None)
+host = (
+    load_structure(file=structure_file)
+    if structure_file
+    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
+)
+atoms = build_md_cell(  # the md stage's cell: same repeats, same seeded vacancies
+    host,
+    md["supercell"],
+    species,
+    md["mobile_vacancies"],
+    seed=derive_seed(cfg["seed"], "md", "vacancies"),
+    min_distance_A=md["min_distance_A"],
+    name=structure_file or cfg["reference"]["structure"]["prototype"],
+)
+settings = MDSettings.from_config(
+    md, temperature, seed=derive_seed(cfg["seed"], "active-converge", r, temperature),
+    mobile_species=species,
+)  # fmt: skip
+steps = int(al.convergence["steps"])
+log.info("round %d convergence check, T = %d K: %s (%d atoms), %d steps", r, temperature,
+         atoms.get_chemical_formula(), len(atoms), steps)  # fmt: skip
+result = explore(atoms, list(smk.input.models), settings, steps, al.stride_steps,
+                 lammps_log=smk.log.lammps)  # fmt: skip
+summary = extrapolating_share(result, md["trust_hi_eV_A"], steps // al.stride_steps)
+summary["atoms"] = len(atoms)
+summary["steps"] = steps
+write_json(smk.output.summary, summary, Provenance.from_snakemake(smk, "active"))
+log.info("convergence run: %s", summary)
