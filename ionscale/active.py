@@ -126,8 +126,8 @@ class ActiveSettings:
         checks = {
             f"{k}.max_rounds": (self.max_rounds >= 0, ">= 0"),
             f"{k}.convergence.steps": (
-                int(self.convergence.get("steps", 0)) >= 1,
-                ">= 1",
+                int(self.convergence.get("steps", 0)) >= self.stride_steps,
+                f">= stride_steps = {self.stride_steps} (a frame every stride_steps)",
             ),
             f"{k}.convergence.action": (
                 self.convergence.get("action") in ACTIONS,

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import mpi4py.MPI  # noqa: F401  (libmpi before LAMMPS; see envs/README.md)
 from _common import setup
 
-from ionscale.active import ActiveSettings, explore, extrapolating_share
+from ionscale.active import explore, extrapolating_share
 from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, build_md_cell
@@ -25,7 +25,8 @@ smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 logging.captureWarnings(True)
 cfg = smk.params.config
-al = ActiveSettings.from_config(cfg["active_learning"])
+stride = int(cfg["active_learning"]["stride_steps"])
+steps = int(cfg["active_learning"]["convergence"]["steps"])
 md = cfg["md"]
 r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
 species = cfg["reference"]["mobile_species"]
@@ -48,12 +49,11 @@ settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "active-converge", r, temperature),
     mobile_species=species,
 )  # fmt: skip
-steps = int(al.convergence["steps"])
 log.info("round %d convergence check, T = %d K: %s (%d atoms), %d steps", r, temperature,
          atoms.get_chemical_formula(), len(atoms), steps)  # fmt: skip
-result = explore(atoms, list(smk.input.models), settings, steps, al.stride_steps,
+result = explore(atoms, list(smk.input.models), settings, steps, stride,
                  lammps_log=smk.log.lammps)  # fmt: skip
-summary = extrapolating_share(result, md["trust_hi_eV_A"], steps // al.stride_steps)
+summary = extrapolating_share(result, md["trust_hi_eV_A"], steps // stride)
 summary["atoms"] = len(atoms)
 summary["steps"] = steps
 write_json(smk.output.summary, summary, Provenance.from_snakemake(smk, "active"))

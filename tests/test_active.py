@@ -112,6 +112,8 @@ def test_bad_settings_are_named():
         ActiveSettings(trust_lo_eV_A=0.5, trust_hi_eV_A=0.1)
     with pytest.raises(ActiveLearningError, match=r"active_learning\.stride_steps"):
         ActiveSettings(steps=10, stride_steps=20)
+    with pytest.raises(ActiveLearningError, match=r"active_learning\.convergence\.steps"):
+        ActiveSettings(stride_steps=20, convergence={"steps": 10, "action": "error"})
     with pytest.raises(ActiveLearningError, match=r"active_learning: unknown key\(s\) stepz"):
         ActiveSettings.from_config({"stepz": 3})
 
