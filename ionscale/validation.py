@@ -132,11 +132,12 @@ def _active_rounds(cfg: Mapping[str, Any], root: Path) -> None:
         return
     _vacancies(cfg, root, key="active_learning")
     md_temps, al_temps = cfg["md"]["temperatures_K"], al["temperatures_K"]
-    if min(al_temps) > min(md_temps) or max(al_temps) < max(md_temps):
+    if max(al_temps) < max(md_temps):
         raise ConfigError(
-            f"active_learning.temperatures_K = {list(al_temps)} must reach the lowest and the "
-            f"highest of md.temperatures_K = {list(md_temps)}: the exploration has to cover the "
-            "sweep the potential will run"
+            f"active_learning.temperatures_K = {list(al_temps)} must reach the highest of "
+            f"md.temperatures_K = {list(md_temps)}: the potential fails first at the hottest "
+            "temperature of the sweep, so the exploration has to go there (the convergence "
+            "check runs at every md temperature)"
         )
     numb, decay = (
         cfg["potential"]["training"]["numb_steps"],
