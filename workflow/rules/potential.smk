@@ -138,23 +138,6 @@ rule potential_test:
 
 if AL_ROUNDS:
 
-    def _al_final_inputs(wc):
-        """The final round's members and every round's convergence decision up to it."""
-        final = _al_final_round()
-        pot = f"{RESULTS}/{_potential_dir(final)}"
-        return {
-            "decisions": [
-                f"{RESULTS}/active/round{r}/convergence.json" for r in range(final + 1)
-            ],
-            "models": [f"{pot}/model_{i}.pth" for i in POTENTIAL_MEMBERS],
-            "compressed": [
-                f"{pot}/model_{i}_compressed.pth" for i in POTENTIAL_MEMBERS
-            ],
-            "lcurves": [f"{pot}/lcurve_{i}.out" for i in POTENTIAL_MEMBERS],
-            "summaries": [f"{pot}/train_{i}.json" for i in POTENTIAL_MEMBERS],
-            "neighbor_stat": [f"{pot}/neighbor_stat.json"],
-        }
-
     rule potential_final:
         input:
             unpack(_al_final_inputs),
