@@ -17,9 +17,8 @@ from _common import setup
 from ionscale.active import explore, extrapolating_share
 from ionscale.config import derive_seed
 from ionscale.io import write_json
-from ionscale.md import MDSettings, build_md_cell
+from ionscale.md import MDSettings, md_stage_cell
 from ionscale.provenance import Provenance
-from ionscale.reference.structures import load_structure
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
@@ -30,21 +29,7 @@ steps = int(cfg["active_learning"]["convergence"]["steps"])
 md = cfg["md"]
 r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
 species = cfg["reference"]["mobile_species"]
-structure_file = getattr(smk.input, "structure", None)
-host = (
-    load_structure(file=structure_file)
-    if structure_file
-    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
-)
-atoms = build_md_cell(  # the md stage's cell: same repeats, same seeded vacancies
-    host,
-    md["supercell"],
-    species,
-    md["mobile_vacancies"],
-    seed=derive_seed(cfg["seed"], "md", "vacancies"),
-    min_distance_A=md["min_distance_A"],
-    name=structure_file or cfg["reference"]["structure"]["prototype"],
-)
+atoms = md_stage_cell(cfg, getattr(smk.input, "structure", None))  # the md runs' own cell
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "active-converge", r, temperature),
     mobile_species=species,

@@ -18,7 +18,8 @@ from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, build_md_cell
 from ionscale.provenance import Provenance
-from ionscale.reference.structures import load_structure, sites_per_host_atom
+from ionscale.reference.stage import role_structure
+from ionscale.reference.structures import sites_per_host_atom
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
@@ -29,10 +30,8 @@ md = cfg["md"]
 r, temperature = int(smk.wildcards.round), int(smk.wildcards.T)
 species = cfg["reference"]["mobile_species"]
 structure_file = getattr(smk.input, "structure", None)
-host = (
-    load_structure(file=structure_file)
-    if structure_file
-    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
+host = role_structure(
+    structure_file, cfg["reference"]["structure"]["prototype"], "reference.structure"
 )
 atoms = build_md_cell(
     host,

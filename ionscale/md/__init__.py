@@ -5,7 +5,8 @@ LAMMPS runs with ``pair_style deepmd`` through the engine layer below the stages
 blow-up checks, the optional ZBL overlay). The stage's modules:
 
 - :mod:`ionscale.md.settings`: :class:`MDSettings` (config key ``md``) and the errors;
-- :mod:`ionscale.md.cell`: :func:`build_md_cell`, the host structure repeated, with vacancies;
+- :mod:`ionscale.md.cell`: :func:`build_md_cell`, the host structure repeated, with vacancies,
+  and :func:`md_stage_cell`, the md stage's own cell from the config;
 - :mod:`ionscale.md.run`: :func:`run_md`, the protocol (set-up, equilibration, production) and
   the trust levels;
 - :mod:`ionscale.md.io`: the ``md/T{T}K/trajectory.h5`` contract (names, units, writer).
@@ -15,7 +16,7 @@ Threads: DeePMD-kit and OpenMP thread pools are set by the caller (scripts/_comm
 """
 
 from ionscale.engines.lammps import pair_commands, read_model_deviation
-from ionscale.md.cell import build_md_cell
+from ionscale.md.cell import build_md_cell, md_stage_cell
 from ionscale.md.io import FAILED_TRAJECTORY_NAME, MDSummary
 from ionscale.md.run import run_md
 from ionscale.md.settings import (
@@ -37,6 +38,7 @@ __all__ = [
     "MDSummary",
     "MDWarning",
     "build_md_cell",
+    "md_stage_cell",
     "pair_commands",
     "read_model_deviation",
     "run_md",

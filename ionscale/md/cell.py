@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,28 @@ def build_md_cell(
     atoms.info["mobile_vacancies"] = int(mobile_vacancies)  # recorded in trajectory.h5
     atoms.calc = None
     return atoms
+
+
+def md_stage_cell(cfg: Mapping[str, Any], structure_file: str | None):
+    """The md stage's cell from the config, as every rule that runs where the MD runs builds it.
+
+    The host of ``reference.structure`` (``structure_file``, the resolved file, else the
+    prototype) repeated by ``md.supercell`` with ``md.mobile_vacancies`` vacancies drawn with the
+    md stage's seed, so the md runs and active learning's convergence check share one cell.
+    ``cfg`` holds ``seed``, ``reference`` (structure prototype, mobile species) and ``md``.
+    """
+    from ionscale.config import derive_seed
+    from ionscale.reference.stage import role_structure
+
+    ref, md = cfg["reference"], cfg["md"]
+    prototype = ref["structure"]["prototype"]
+    host = role_structure(structure_file, prototype, "reference.structure")
+    return build_md_cell(
+        host,
+        md["supercell"],
+        ref["mobile_species"],
+        md["mobile_vacancies"],
+        seed=derive_seed(cfg["seed"], "md", "vacancies"),
+        min_distance_A=md["min_distance_A"],
+        name=structure_file or prototype,
+    )
