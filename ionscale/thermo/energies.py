@@ -376,7 +376,18 @@ def run_cluster_expansion(
 ) -> tuple[Any, dict[str, Any]]:
     """Rule thermo_cluster_expansion."""
     host = host_from_config(cfg["reference"])
+    from ionscale.thermo.dft_energies import held_out_mask
+
     structures, ef = read_orderings_for_fit(inputs["h5"], inputs["lattice"])
+    held = held_out_mask(cfg, structures)  # DFT energies: the DFT check's orderings stay out
+    if held.any():
+        log.info(
+            "cluster expansion: %d orderings held out for the DFT check: %s",
+            int(held.sum()),
+            [s.info["ordering_id"] for s, h in zip(structures, held, strict=True) if h],
+        )
+        structures = [s for s, h in zip(structures, held, strict=True) if not h]
+        ef = ef[~held]
     c = cfg["thermo"]["cluster_expansion"]
     settings = CESettings(
         cutoffs_A=list(c["cutoffs_A"]),

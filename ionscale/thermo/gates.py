@@ -91,6 +91,7 @@ def judge_dft_check(
     index: Sequence[int],
     n_expected: int,
     settings: DFTCheckSettings,
+    model: str = "DP",
 ) -> GateVerdict:
     """The DFT check's verdict on the formation energies DFT could compute.
 
@@ -105,6 +106,9 @@ def judge_dft_check(
         is a failure (a DFT that did not finish is no evidence the potential is right).
     settings:
         Tolerance and action.
+    model:
+        What is checked against DFT (``DP``, or ``CE``: the cluster expansion fitted to DFT
+        energies, on held-out orderings); it names the messages and the ``worst`` keys.
 
     Returns the verdict with its numbers: ``mae_eV_per_site``, ``n_computed``, ``n_expected``
     and the ``worst`` structure (index, x, DP, DFT, error).
@@ -126,23 +130,23 @@ def judge_dft_check(
     if len(err) < n_expected or not len(err):
         problems.append(
             f"DFT formation energies for only {len(err)} of the {n_expected} selected "
-            "structures (see the DFT failures): too few to check the potential"
+            f"structures (see the DFT failures): too few to check the {model}"
         )
     if len(err):
         w = int(np.argmax(np.abs(err)))
         numbers["worst"] = {
             "index": int(index[w]),
             "li_fraction": float(li_fraction[w]),
-            "dp_formation_energy_eV_per_site": float(dp[w]),
+            f"{model.lower()}_formation_energy_eV_per_site": float(dp[w]),
             "dft_formation_energy_eV_per_site": float(dft[w]),
             "error_eV_per_site": float(err[w]),
         }
         mae = numbers["mae_eV_per_site"]
         if not mae <= tol:
             problems.append(
-                f"DP vs DFT formation energies: MAE {mae:.4f} eV/site over {len(err)} "
+                f"{model} vs DFT formation energies: MAE {mae:.4f} eV/site over {len(err)} "
                 f"structures exceeds {key} = {tol:g} eV/site; worst: ordering {index[w]} "
-                f"(x = {li_fraction[w]:.3f}) DP {dp[w]:+.4f} vs DFT {dft[w]:+.4f} eV/site"
+                f"(x = {li_fraction[w]:.3f}) {model} {dp[w]:+.4f} vs DFT {dft[w]:+.4f} eV/site"
             )
     return GateVerdict(verdict_of(problems, settings.action), problems, numbers)
 

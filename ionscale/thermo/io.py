@@ -223,13 +223,21 @@ def read_staged_structures(h5_path: str | Path, stages: Any = None) -> dict[int,
 
 def read_staged(h5_path: str | Path) -> dict[str, np.ndarray] | None:
     """The non-failed staged compounds of orderings.h5 (``stage``, ``li_fraction``,
-    ``formation_energy_eV_per_site`` of model 0, ``on_hull``), None when it has none."""
+    ``formation_energy_eV_per_site`` of model 0, ``on_hull``, ``e_above_hull_eV_per_site``),
+    None when it has none."""
     import h5py
 
     with h5py.File(h5_path, "r") as h5:
         if "staged" not in h5:
             return None
-    keys = ("stage", "li_fraction", "formation_energy_eV_per_site", "on_hull", "failed")
+    keys = (
+        "stage",
+        "li_fraction",
+        "formation_energy_eV_per_site",
+        "on_hull",
+        "e_above_hull_eV_per_site",
+        "failed",
+    )
     d = {k: read_quantity(h5_path, f"staged/{k}").value for k in keys}
     ok = ~d.pop("failed").astype(bool)
     return {k: np.asarray(v)[ok] for k, v in d.items()}

@@ -166,8 +166,10 @@ def plot_ocv(
     return _save(fig, path)
 
 
-def plot_dft_parity(dp: np.ndarray, dft: np.ndarray, x: np.ndarray, path: str | Path) -> Path:
-    """DP vs DFT formation energies of the spot-checked orderings."""
+def plot_dft_parity(
+    dp: np.ndarray, dft: np.ndarray, x: np.ndarray, path: str | Path, model: str = "DP"
+) -> Path:
+    """DP (or ``model``) vs DFT formation energies of the spot-checked orderings."""
     fig, ax = _figure()
     sc = ax.scatter(1e3 * dft, 1e3 * dp, c=x, cmap="viridis", vmin=0, vmax=1)
     lim = [1e3 * min(dft.min(), dp.min()) - 10, 1e3 * max(dft.max(), dp.max()) + 10]
@@ -175,6 +177,6 @@ def plot_dft_parity(dp: np.ndarray, dft: np.ndarray, x: np.ndarray, path: str | 
     ax.set_xlim(lim)
     ax.set_ylim(lim)
     ax.set_xlabel("DFT formation energy (meV/site)")
-    ax.set_ylabel("DP formation energy (meV/site)")
+    ax.set_ylabel(f"{model} formation energy (meV/site)")
     fig.colorbar(sc, ax=ax, label="x")
     return _save(fig, path)

@@ -91,6 +91,7 @@ def check_settings(thermo: Mapping[str, Any]) -> None:
         ],
         "thermo.relax": lambda: relax_settings(thermo),
         "thermo.dft_check": lambda: DFTCheckSettings.from_config(thermo["dft_check"]),
+        "thermo.energies": lambda: _energy_settings(thermo),
         "thermo.ocv_identity": lambda: ocv_identity_settings(thermo),
         "thermo.cluster_expansion": lambda: CESettings(**thermo["cluster_expansion"]),
         "thermo.monte_carlo": lambda: mc_settings(thermo, seed=0),
@@ -106,6 +107,12 @@ def check_settings(thermo: Mapping[str, Any]) -> None:
             problems.append(text if text.startswith(key) else f"{key}: {text}")
     if problems:
         raise ValueError("\n".join(problems))
+
+
+def _energy_settings(thermo: Mapping[str, Any]) -> Any:
+    from ionscale.thermo.dft_energies import DFTEnergySettings
+
+    return DFTEnergySettings.from_config(thermo["energies"])
 
 
 def relax_settings(cfg: Mapping[str, Any]) -> RelaxSettings:

@@ -33,74 +33,174 @@ THERMO_GATES = (
 )
 
 
-rule thermo_orderings:
-    input:
-        models=THERMO_MODELS,
-        structure=THERMO_STRUCTURE,
-        host_reference=THERMO_HOST_REFERENCE,
-    output:
-        h5=f"{THERMO}/orderings.h5",
-        lattice=f"{THERMO}/orderings_lattice.extxyz",
-        relaxed=f"{THERMO}/orderings_relaxed.extxyz",
-        plot=report(
-            f"{THERMO}/formation_energies.png",
-            caption="../report/thermo_formation_energies.rst",
-            category="Thermo",
-        ),
-    log:
-        f"{RESULTS}/logs/thermo_orderings.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/thermo_orderings.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=60,
-    params:
-        config=stage_config(
-            *THERMO_HOST_KEYS,
-            *THERMO_HOST_REFERENCE_KEYS,
-            "thermo.orderings",
-            "thermo.relax",
-        ),
-    script:
-        "../../scripts/thermo_orderings.py"
+# where the orderings' energies come from (thermo.energies.source): the potential (model 0
+# relaxes, the ensemble evaluates, DFT spot-checks a few) or DFT directly, in
+# thermo.energies.n_jobs parallel jobs, and the thermo stage does not wait for the potential
+THERMO_DFT_KEYS = [
+    *THERMO_HOST_KEYS,
+    *THERMO_HOST_REFERENCE_KEYS,
+    "reference.calculator",
+    "thermo.orderings",
+    "thermo.energies",
+]
 
+if config["thermo"]["energies"]["source"] == "dft":
 
-rule thermo_dft_check:
-    input:
-        orderings=f"{THERMO}/orderings.h5",
-        relaxed=f"{THERMO}/orderings_relaxed.extxyz",
-    output:
-        json=f"{THERMO}/dft_check.json",
-        plot=report(
-            f"{THERMO}/dft_check.png",
-            caption="../report/thermo_dft_check.rst",
-            category="Thermo",
-        ),
-    log:
-        f"{RESULTS}/logs/thermo_dft_check.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/thermo_dft_check.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=120,
-    params:
-        config=stage_config(
-            *THERMO_HOST_KEYS,
-            "reference.calculator",
-            "thermo.dft_check",
-            "seed",
-            "active_learning.max_rounds",
-            "active_learning.orderings",
-        ),
-        workdir=f"{THERMO}/dft_work",
-    script:
-        "../../scripts/thermo_dft_check.py"
+    rule thermo_dft_orderings:
+        input:
+            structure=THERMO_STRUCTURE,
+            host_reference=THERMO_HOST_REFERENCE,
+        output:
+            frames=f"{THERMO}/dft/batch_{{batch}}.extxyz",
+        log:
+            main=f"{RESULTS}/logs/thermo_dft_orderings/batch_{{batch}}.log",
+            dft=f"{RESULTS}/logs/thermo_dft_orderings/batch_{{batch}}.dft.txt",
+        benchmark:
+            f"{RESULTS}/benchmarks/thermo_dft_orderings/batch_{{batch}}.tsv"
+        wildcard_constraints:
+            batch=r"\d+",
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=240,
+        params:
+            config=stage_config(*THERMO_DFT_KEYS),
+            workdir=lambda wc: f"{THERMO}/dft/work_{wc.batch}",
+        script:
+            "../../scripts/thermo_dft_orderings.py"
+
+    rule thermo_orderings:
+        input:
+            batches=expand(
+                f"{THERMO}/dft/batch_{{batch}}.extxyz",
+                batch=range(config["thermo"]["energies"]["n_jobs"]),
+            ),
+            structure=THERMO_STRUCTURE,
+            host_reference=THERMO_HOST_REFERENCE,
+        output:
+            h5=f"{THERMO}/orderings.h5",
+            lattice=f"{THERMO}/orderings_lattice.extxyz",
+            relaxed=f"{THERMO}/orderings_relaxed.extxyz",
+            plot=report(
+                f"{THERMO}/formation_energies.png",
+                caption="../report/thermo_formation_energies.rst",
+                category="Thermo",
+            ),
+        log:
+            f"{RESULTS}/logs/thermo_orderings.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/thermo_orderings.tsv"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=20,
+        params:
+            config=stage_config(*THERMO_DFT_KEYS),
+        script:
+            "../../scripts/thermo_orderings_dft.py"
+
+    rule thermo_dft_check:
+        input:
+            orderings=f"{THERMO}/orderings.h5",
+            lattice=f"{THERMO}/orderings_lattice.extxyz",
+            ce=f"{THERMO}/cluster_expansion.ce",
+        output:
+            json=f"{THERMO}/dft_check.json",
+            plot=report(
+                f"{THERMO}/dft_check.png",
+                caption="../report/thermo_dft_check.rst",
+                category="Thermo",
+            ),
+        log:
+            f"{RESULTS}/logs/thermo_dft_check.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/thermo_dft_check.tsv"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        params:
+            config=stage_config(
+                *THERMO_HOST_KEYS, "seed", "thermo.energies", "thermo.dft_check"
+            ),
+        script:
+            "../../scripts/thermo_ce_check.py"
+
+else:
+
+    rule thermo_orderings:
+        input:
+            models=THERMO_MODELS,
+            structure=THERMO_STRUCTURE,
+            host_reference=THERMO_HOST_REFERENCE,
+        output:
+            h5=f"{THERMO}/orderings.h5",
+            lattice=f"{THERMO}/orderings_lattice.extxyz",
+            relaxed=f"{THERMO}/orderings_relaxed.extxyz",
+            plot=report(
+                f"{THERMO}/formation_energies.png",
+                caption="../report/thermo_formation_energies.rst",
+                category="Thermo",
+            ),
+        log:
+            f"{RESULTS}/logs/thermo_orderings.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/thermo_orderings.tsv"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=3000,
+            runtime=60,
+        params:
+            config=stage_config(
+                *THERMO_HOST_KEYS,
+                *THERMO_HOST_REFERENCE_KEYS,
+                "thermo.orderings",
+                "thermo.relax",
+            ),
+        script:
+            "../../scripts/thermo_orderings.py"
+
+    rule thermo_dft_check:
+        input:
+            orderings=f"{THERMO}/orderings.h5",
+            relaxed=f"{THERMO}/orderings_relaxed.extxyz",
+        output:
+            json=f"{THERMO}/dft_check.json",
+            plot=report(
+                f"{THERMO}/dft_check.png",
+                caption="../report/thermo_dft_check.rst",
+                category="Thermo",
+            ),
+        log:
+            f"{RESULTS}/logs/thermo_dft_check.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/thermo_dft_check.tsv"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=120,
+        params:
+            config=stage_config(
+                *THERMO_HOST_KEYS,
+                "reference.calculator",
+                "thermo.dft_check",
+                "seed",
+                "active_learning.max_rounds",
+                "active_learning.orderings",
+            ),
+            workdir=f"{THERMO}/dft_work",
+        script:
+            "../../scripts/thermo_dft_check.py"
 
 
 rule thermo_cluster_expansion:
@@ -119,7 +219,13 @@ rule thermo_cluster_expansion:
         mem_mb=2000,
         runtime=10,
     params:
-        config=stage_config("seed", *THERMO_HOST_KEYS, "thermo.cluster_expansion"),
+        config=stage_config(
+            "seed",
+            *THERMO_HOST_KEYS,
+            "thermo.cluster_expansion",
+            "thermo.energies.source",
+            "thermo.dft_check.n_structures",
+        ),
     script:
         "../../scripts/thermo_cluster_expansion.py"
 
