@@ -215,6 +215,16 @@ def _thermo_structures(cfg: Mapping[str, Any], root: Path) -> None:
                 lambda: staged_structure(host.primitive, int(n), host.mobile_species),
             )
         )
+    if cfg["thermo"]["energies"]["source"] == "dft":
+        from ionscale.reference.calculators import CalculatorSettings
+        from ionscale.thermo.dft_energies import thermo_calculator_config
+
+        checks.append(
+            lambda: _named(
+                "thermo.energies.calculator",
+                lambda: CalculatorSettings.from_config(thermo_calculator_config(cfg)),
+            )
+        )
     if empty is not None:
         name_empty = f"reference.host ({empty.info['source']})"
         checks.append(lambda: framework_formula_units(empty, host, name_empty))

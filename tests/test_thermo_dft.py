@@ -119,6 +119,21 @@ def test_items_are_every_ordering_and_the_references_dealt_out_once(cfg):
         batch_of(items, 3, 3)
 
 
+def test_thermo_calculator_replaces_only_the_keys_it_names(cfg):
+    from ionscale.thermo.dft_energies import thermo_calculator_config
+
+    c = deepcopy(cfg)
+    c["thermo"]["energies"]["calculator"] = {"cutoff_eV": 600}
+    merged = thermo_calculator_config(c)
+    assert merged["cutoff_eV"] == 600
+    assert {k: v for k, v in merged.items() if k != "cutoff_eV"} == {
+        k: v for k, v in c["reference"]["calculator"].items() if k != "cutoff_eV"
+    }
+    c["thermo"]["energies"]["calculator"] = {"ecut": 600}
+    with pytest.raises(ValueError, match=r"\['ecut'\] are not reference.calculator keys"):
+        thermo_calculator_config(c)
+
+
 def test_held_out_orderings_span_x_and_follow_the_seed():
     ids = [f"o{i}" for i in range(14)]
     x = np.r_[0.0, np.linspace(0.1, 0.9, 12), 1.0]

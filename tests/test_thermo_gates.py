@@ -7,6 +7,7 @@ undertrained DeePMD potential against real GPAW (engine).
 
 from __future__ import annotations
 
+import itertools
 import json
 from types import SimpleNamespace
 
@@ -308,3 +309,143 @@ def test_dft_hull_flags_say_which_structures_dft_puts_on_its_hull():
     assert [r["dft_on_hull"] for r in rows] == [True, True, False, False]
     assert rows[2]["dft_e_above_hull_eV_per_site"] == pytest.approx(0.030)
     assert rows[3]["dft_e_above_hull_eV_per_site"] == pytest.approx(0.119)
+
+
+# -- OCV against measurement ----------------------------------------------------------------------
+def staircase_ocv(x, plateaus, temperature_K=300.0, width=0.01):
+    """Graphite-like OCV: plateaus ``[(x_start, V), ...]`` (decreasing V) joined by steps of
+    ``width`` in x, and below x = 0.05 the dilute lattice gas's rise kT ln(0.05/x)."""
+    kT = BOLTZMANN_eV_K * temperature_K
+    v = np.full_like(x, plateaus[0][1])
+    for (_, hi), (x0, lo) in itertools.pairwise(plateaus):
+        v += (lo - hi) * 0.5 * (1 + np.tanh((x - x0) / width))
+    return v + np.where(x < 0.05, kT * np.log(0.05 / x), 0.0)
+
+
+def test_mean_ocv_of_a_linear_curve_is_its_midpoint_value():
+    from ionscale.thermo.gates import mean_ocv_V
+
+    v = 0.3 - 0.25 * GRID
+    for lo, hi in [(0.05, 0.95), (0.6, 0.95), (0.333, 0.41)]:
+        assert mean_ocv_V(GRID, v, lo, hi) == pytest.approx(0.3 - 0.25 * (lo + hi) / 2, abs=1e-12)
+    with pytest.raises(ValueError, match="misses the grid"):
+        mean_ocv_V(GRID, v, 0.99, 1.0)
+
+
+def test_ocv_check_passes_graphite_staging_plateaus():
+    """Plateaus at 0.21 (x < 0.25), 0.12 (to 0.5) and 0.085 V: mean over 0.05-0.95 ≈ 0.122 V,
+    over 0.6-0.95 0.085 V; both within graphite's default windows."""
+    from ionscale.thermo.gates import OCVCheckSettings, judge_ocv
+
+    v = staircase_ocv(GRID, [(0.0, 0.21), (0.25, 0.12), (0.5, 0.085)])
+    got = judge_ocv(GRID, v, 300.0, OCVCheckSettings())
+    assert got.verdict == PASSED, got.problems
+    w = {(d["x_min"], d["x_max"]): d for d in got.numbers["windows"]}
+    expected = (0.2 * 0.21 + 0.25 * 0.12 + 0.45 * 0.085) / 0.9
+    assert w[(0.05, 0.95)]["mean_V"] == pytest.approx(expected, abs=2e-3)
+    assert w[(0.6, 0.95)]["mean_V"] == pytest.approx(0.085, abs=1e-4)
+    assert w[(0.6, 0.95)]["measured_mean_V"] == 0.085
+    assert got.numbers["max_rise_V"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_ocv_check_stops_a_voltage_curve_that_is_not_graphite():
+    """The default run's fiction (OCV from +0.97 V at x = 0.05 to −0.86 V at x = 0.9): below
+    0 V and both means far from the measured ones; the error names ours and the measured."""
+    from ionscale.thermo.gates import OCVCheckSettings, judge_ocv
+
+    v = np.interp(GRID, [0.05, 0.9], [0.97, -0.86])
+    got = judge_ocv(GRID, v, 300.0, OCVCheckSettings())
+    assert got.verdict == FAILED
+    text = " ".join(got.problems)
+    assert "below thermo.ocv_check.min_V = 0 V" in text
+    assert "measured 0.12 ± 0.05 V" in text and "measured 0.085 ± 0.04 V" in text
+    with pytest.raises(ThermoGateError, match="OCV check failed"):
+        enforce(got, "thermo OCV check", "thermo.ocv_check.action: warn")
+    allowed = judge_ocv(GRID, v, 300.0, OCVCheckSettings(action="warn"))
+    assert allowed.verdict == ALLOWED
+
+
+@pytest.mark.parametrize(("bump_V", "verdict"), [(0.005, PASSED), (0.03, FAILED)])
+def test_ocv_check_allows_ripple_but_not_a_rising_ocv(bump_V, verdict):
+    """∂μ/∂x ≥ 0: the OCV may not rise with x beyond monotonic_tolerance_V (10 mV)."""
+    from ionscale.thermo.gates import OCVCheckSettings, judge_ocv
+
+    v = staircase_ocv(GRID, [(0.0, 0.21), (0.25, 0.12), (0.5, 0.085)])
+    v = v + bump_V * np.exp(-(((GRID - 0.7) / 0.03) ** 2))
+    got = judge_ocv(GRID, v, 300.0, OCVCheckSettings())
+    assert got.verdict == verdict, got.problems
+    assert got.numbers["max_rise_V"] == pytest.approx(bump_V, rel=0.05)
+    assert 0.68 < got.numbers["max_rise_at_x"] < 0.72
+
+
+def test_ocv_check_settings_name_their_keys():
+    from ionscale.thermo.gates import OCVCheckSettings
+    from ionscale.thermo.settings import check_settings
+
+    with pytest.raises(ValueError, match=r"thermo.ocv_check.windows: need 0 <= x_min < x_max"):
+        OCVCheckSettings(windows=({"x_min": 0.9, "x_max": 0.6, "mean_V": 0.1, "tolerance_V": 0.1},))
+    with pytest.raises(ValueError, match=r"thermo\.ocv_check\.action"):
+        OCVCheckSettings(action="ignore")
+    from ionscale.config import validate_config
+
+    cfg = validate_config({"thermo": {"temperatures_K": [280, 320]}})
+    with pytest.raises(ValueError, match=r"thermo.ocv_check.temperature_K = 300 K is not one of"):
+        check_settings(cfg["thermo"])
+    cfg["thermo"]["ocv_check"]["enabled"] = False
+    check_settings(cfg["thermo"])
+
+
+def _free_energy_h5(path, v):
+    """The datasets of free_energy.h5 that the OCV check reads (ionscale.thermo.io layout)."""
+    from ionscale.io import Quantity, write_h5
+    from ionscale.provenance import Provenance
+
+    write_h5(
+        path,
+        {
+            "x": Quantity(GRID, "1", "Li site fraction"),
+            "temperature_K": Quantity(np.array([280.0, 300.0]), "K", "temperatures"),
+            "chemical_potential_eV": Quantity(-np.vstack([v + 0.01, v]), "eV", "mu"),
+            "analysis/T280K/two_phase_x": Quantity(np.zeros((0, 2)), "1", ""),
+            "analysis/T280K/two_phase_voltage_V": Quantity(np.zeros(0), "V", ""),
+            "analysis/T300K/two_phase_x": Quantity(np.array([[0.5, 0.97]]), "1", ""),
+            "analysis/T300K/two_phase_voltage_V": Quantity(np.array([0.085]), "V", ""),
+            "hull/li_fraction": Quantity(np.array([0.0, 1.0]), "1", ""),
+            "hull/formation_energy_eV_per_site": Quantity(np.array([0.0, -0.09]), "eV/site", ""),
+        },
+        Provenance("thermo"),
+    )
+
+
+def test_ocv_check_rule_records_its_numbers_and_writes_nothing_on_failure(tmp_path):
+    from ionscale.config import validate_config
+    from ionscale.provenance import Provenance
+    from ionscale.thermo.free_energy import run_ocv_check
+
+    cfg = validate_config({})
+    good, bad = tmp_path / "good.h5", tmp_path / "bad.h5"
+    _free_energy_h5(good, staircase_ocv(GRID, [(0.0, 0.21), (0.25, 0.12), (0.5, 0.085)]))
+    _free_energy_h5(bad, np.interp(GRID, [0.05, 0.9], [0.97, -0.86]))
+    out = tmp_path / "ocv_check.json"
+    summary = run_ocv_check(cfg, good, out, Provenance("thermo"))
+    on_disk = json.loads(out.read_text())
+    assert on_disk["verdict"] == summary["verdict"] == PASSED
+    assert on_disk["temperature_K"] == 300.0
+    assert on_disk["two_phase_regions"] == [{"x_alpha": 0.5, "x_beta": 0.97, "plateau_V": 0.085}]
+    assert on_disk["measured_plateaus_V"] == [0.21, 0.12, 0.085]
+    out.unlink()
+    with pytest.raises(ThermoGateError, match="thermo OCV check failed"):
+        run_ocv_check(cfg, bad, out, Provenance("thermo"))
+    assert not out.exists()
+    cfg["thermo"]["ocv_check"]["action"] = "warn"
+    assert run_ocv_check(cfg, bad, out, Provenance("thermo"))["verdict"] == ALLOWED
+    assert json.loads(out.read_text())["min_ocv_V"] < 0
+    cfg["thermo"]["ocv_check"]["temperature_K"] = 320
+    with pytest.raises(ValueError, match="320 K is not tabulated"):
+        run_ocv_check(cfg, good, out, Provenance("thermo"))
+
+
+def test_handoff_waits_for_the_ocv_check(tmp_path):
+    edges = _rule_edges(tmp_path / "on")
+    assert ("thermo_free_energy", "thermo_ocv_check") in edges
+    assert ("thermo_ocv_check", "handoff_parameters") in edges

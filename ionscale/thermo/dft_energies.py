@@ -70,6 +70,8 @@ class DFTEnergySettings:
     max_evaluations:
         DFT single points per structure at most; a search that did not bracket its minimum
         by then keeps its lowest point and is flagged unconverged.
+    calculator:
+        ``reference.calculator`` keys replaced for these structures (e.g. ``cutoff_eV``).
     """
 
     source: str = default("thermo.energies.source")
@@ -77,6 +79,7 @@ class DFTEnergySettings:
     scale_step: float = default("thermo.energies.scale_step")
     scale_tolerance: float = default("thermo.energies.scale_tolerance")
     max_evaluations: int = default("thermo.energies.max_evaluations")
+    calculator: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -322,6 +325,21 @@ def label_item(
     return out
 
 
+def thermo_calculator_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``reference.calculator`` with the keys of ``thermo.energies.calculator`` replaced (e.g. a
+    higher cutoff: formation energies per site need tighter settings than forces); an unknown
+    key is a ValueError naming it."""
+    base = dict(cfg["reference"]["calculator"])
+    over = dict(cfg["thermo"]["energies"].get("calculator") or {})
+    unknown = sorted(set(over) - set(base))
+    if unknown:
+        raise ValueError(
+            f"thermo.energies.calculator: {unknown} are not reference.calculator keys "
+            f"({sorted(base)})"
+        )
+    return {**base, **over}
+
+
 def run_dft_batch(
     cfg: Mapping[str, Any], batch: int, out: str | Path, workdir: str | Path, txt: Any = None
 ) -> list[Atoms]:
@@ -334,12 +352,17 @@ def run_dft_batch(
 
     settings = DFTEnergySettings.from_config(cfg["thermo"]["energies"])
     items = batch_of(dft_items(cfg), settings.n_jobs, batch)
+    calculator = thermo_calculator_config(cfg)
     if items:
-        validate_calculator_settings(
-            CalculatorSettings.from_config(cfg["reference"]["calculator"]), items[0].atoms
-        )
-    log.info("DFT batch %d/%d: %s", batch, settings.n_jobs, [i.key for i in items])
-    frames = [label_item(i, cfg["reference"]["calculator"], settings, workdir, txt) for i in items]
+        validate_calculator_settings(CalculatorSettings.from_config(calculator), items[0].atoms)
+    log.info(
+        "DFT batch %d/%d (cutoff %g eV): %s",
+        batch,
+        settings.n_jobs,
+        calculator["cutoff_eV"],
+        [i.key for i in items],
+    )
+    frames = [label_item(i, calculator, settings, workdir, txt) for i in items]
     with atomic_path(out) as tmp:
         ase.io.write(tmp, frames, format="extxyz")
     return frames

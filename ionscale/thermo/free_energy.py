@@ -415,3 +415,59 @@ def plot_ocv_file(
 
     c = read_ocv_curves(free_energy_h5)
     return plot_ocv(c, c.hull_x, c.hull_formation_eV_per_site, measured_plateaus_V, out_path)
+
+
+def run_ocv_check(
+    cfg: Mapping[str, Any], free_energy_h5: str | Path, out_json: str | Path, provenance: Provenance
+) -> dict[str, Any]:
+    """Rule thermo_ocv_check: the learned OCV at ``thermo.ocv_check.temperature_K`` against
+    measurement (:func:`ionscale.thermo.gates.judge_ocv`), a gate the handoff waits for.
+
+    ocv_check.json holds the verdict, every number (lowest OCV, largest rise, per window our
+    mean and the measured one), the two-phase regions (plateaus) at that temperature and the
+    T = 0 hull. A failed check with ``action: error`` raises
+    :class:`~ionscale.thermo.gates.ThermoGateError` without writing it.
+    """
+    from ionscale.io import write_json
+    from ionscale.thermo.gates import OCVCheckSettings, judge_ocv
+
+    settings = OCVCheckSettings.from_config(cfg["thermo"]["ocv_check"])
+    c = read_ocv_curves(free_energy_h5)
+    k = np.flatnonzero(np.isclose(c.temperature_K, settings.temperature_K))
+    if not len(k):
+        raise ValueError(
+            f"thermo.ocv_check.temperature_K = {settings.temperature_K:g} K is not tabulated in "
+            f"{free_energy_h5} (temperatures {c.temperature_K.tolist()} K: thermo.temperatures_K)"
+        )
+    t = float(c.temperature_K[k[0]])
+    verdict = judge_ocv(c.x, ocv_V(c.mu[k[0]]), t, settings)
+    for w in verdict.numbers.get("windows", []):
+        log.info(
+            "T = %g K: mean OCV over %g <= x <= %g: ours %+.4f V, measured %g ± %g V",
+            t,
+            w["x_min"],
+            w["x_max"],
+            w["mean_V"],
+            w["measured_mean_V"],
+            w["tolerance_V"],
+        )
+    summary = {
+        "method": (
+            "learned OCV = -mu/e (free_energy.h5) at one temperature against measured mean "
+            "voltages, a lower bound and monotonicity in x"
+        ),
+        **verdict.numbers,
+        "two_phase_regions": [
+            {"x_alpha": a, "x_beta": b, "plateau_V": -mu} for a, b, mu in c.two_phase[k[0]]
+        ],
+        "hull": {
+            "li_fraction": [float(v) for v in c.hull_x],
+            "formation_energy_eV_per_site": [float(v) for v in c.hull_formation_eV_per_site],
+        },
+        "measured_plateaus_V": list(cfg["thermo"]["measured_plateaus_V"]),
+        "verdict": verdict.verdict,
+        "problems": verdict.problems,
+    }
+    enforce(verdict, "thermo OCV check", "thermo.ocv_check.action: warn")
+    write_json(out_json, summary, provenance)
+    return summary

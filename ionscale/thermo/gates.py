@@ -19,6 +19,11 @@ verdict); this module holds their checks.
   tails are integrated in closed form (:func:`ocv_integral_V`). The difference must not exceed
   ``thermo.ocv_identity.tolerance_V`` at any tabulated temperature: the learned f honours its
   end-point energies.
+- **OCV against measurement** (rule thermo_ocv_check, :func:`judge_ocv`): the learned OCV at
+  ``thermo.ocv_check.temperature_K`` on ``x_range`` must be finite, not below ``min_V``, not
+  rise with x by more than ``monotonic_tolerance_V`` and match each measured window's mean
+  (graphite: 0.12 ± 0.05 V on 0.05–0.95, 0.085 ± 0.04 V on 0.6–0.95). The handoff depends on
+  ``ocv_check.json``, so a voltage curve that contradicts the measurement is not handed on.
 """
 
 from __future__ import annotations
@@ -314,3 +319,167 @@ def ocv_identity(
 def enforce(verdict: GateVerdict, what: str, allow_hint: str) -> None:
     """:func:`ionscale.gates.enforce` raising :class:`ThermoGateError`."""
     gates.enforce(verdict, what, allow_hint, error=ThermoGateError, logger=log)
+
+
+# -- OCV against measurement ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class OCVWindow:
+    """A measured mean OCV over a composition range: ``mean_V`` ± ``tolerance_V`` on
+    ``x_min`` ≤ x ≤ ``x_max``."""
+
+    x_min: float
+    x_max: float
+    mean_V: float
+    tolerance_V: float
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.x_min < self.x_max <= 1):
+            raise ValueError(
+                f"thermo.ocv_check.windows: need 0 <= x_min < x_max <= 1, got "
+                f"[{self.x_min}, {self.x_max}]"
+            )
+        if not self.tolerance_V > 0:
+            raise ValueError(
+                f"thermo.ocv_check.windows: tolerance_V must be > 0 V, got {self.tolerance_V}"
+            )
+
+
+@dataclass(frozen=True)
+class OCVCheckSettings:
+    """``thermo.ocv_check``: the learned OCV at one temperature against what is measured.
+
+    Parameters
+    ----------
+    enabled:
+        Run the check (and make the handoff wait for it).
+    temperature_K:
+        The tabulated temperature checked (one of ``thermo.temperatures_K``).
+    x_range:
+        The composition range of the shape checks (the ends, where μ diverges, are left out).
+    min_V:
+        Lowest allowed OCV on ``x_range`` (0: Li plating below).
+    monotonic_tolerance_V:
+        Largest allowed rise of the OCV with x on ``x_range`` (an equilibrium OCV does not
+        rise with Li content: ∂μ/∂x ≥ 0 is thermodynamic stability).
+    windows:
+        Measured mean OCVs (mappings with x_min, x_max, mean_V, tolerance_V).
+    action:
+        ``error`` stops the chain on a failed check; ``warn`` logs, records and goes on.
+    """
+
+    enabled: bool = default("thermo.ocv_check.enabled")
+    temperature_K: float = default("thermo.ocv_check.temperature_K")
+    x_range: tuple[float, float] = default("thermo.ocv_check.x_range")
+    min_V: float = default("thermo.ocv_check.min_V")
+    monotonic_tolerance_V: float = default("thermo.ocv_check.monotonic_tolerance_V")
+    windows: tuple[Any, ...] = default("thermo.ocv_check.windows")
+    action: str = default("thermo.ocv_check.action")
+
+    def __post_init__(self) -> None:
+        check_action("thermo.ocv_check.action", self.action)
+        lo, hi = (float(v) for v in self.x_range)
+        if not (0 < lo < hi < 1):
+            raise ValueError(f"thermo.ocv_check.x_range: need 0 < lo < hi < 1, got {[lo, hi]}")
+        if not self.monotonic_tolerance_V >= 0:
+            raise ValueError(
+                "thermo.ocv_check.monotonic_tolerance_V: must be >= 0 V, got "
+                f"{self.monotonic_tolerance_V}"
+            )
+        object.__setattr__(
+            self,
+            "windows",
+            tuple(w if isinstance(w, OCVWindow) else OCVWindow(**dict(w)) for w in self.windows),
+        )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> OCVCheckSettings:
+        return from_section(cls, section, "thermo.ocv_check", error=ValueError)
+
+
+def mean_ocv_V(x: np.ndarray, ocv_V: np.ndarray, x_min: float, x_max: float) -> float:
+    """(1/(x_max − x_min)) ∫ OCV dx over [x_min, x_max] ∩ the grid (trapezoid rule on the grid
+    points inside, the table linearly interpolated at the window's ends)."""
+    x = np.asarray(x, dtype=float)
+    v = np.asarray(ocv_V, dtype=float)
+    lo, hi = max(x_min, x[0]), min(x_max, x[-1])
+    if not hi > lo:
+        raise ValueError(f"the window [{x_min}, {x_max}] misses the grid [{x[0]}, {x[-1]}]")
+    inside = (x > lo) & (x < hi)
+    xs = np.r_[lo, x[inside], hi]
+    vs = np.r_[np.interp(lo, x, v), v[inside], np.interp(hi, x, v)]
+    return float(np.sum(0.5 * (vs[1:] + vs[:-1]) * np.diff(xs)) / (hi - lo))
+
+
+def judge_ocv(
+    x: np.ndarray,
+    ocv_V: np.ndarray,
+    temperature_K: float,
+    settings: OCVCheckSettings,
+) -> GateVerdict:
+    """The learned OCV(x) at one temperature against measurement and thermodynamics.
+
+    On ``x_range``: every value finite and ≥ ``min_V``; no rise with x above
+    ``monotonic_tolerance_V`` (the largest OCV(x_j) − min_{i ≤ j} OCV(x_i)); and each
+    window's mean OCV within its tolerance of the measured mean. The verdict's numbers hold
+    every one of them (``min_V`` with its x, ``max_rise_V`` with its x, per window ours and
+    measured), failed or not.
+    """
+    x = np.asarray(x, dtype=float)
+    v = np.asarray(ocv_V, dtype=float)
+    lo, hi = (float(b) for b in settings.x_range)
+    m = (x >= lo) & (x <= hi)
+    if m.sum() < 2:
+        raise ValueError(f"thermo.ocv_check.x_range [{lo}, {hi}] holds < 2 grid points")
+    xs, vs = x[m], v[m]
+    key = "thermo.ocv_check"
+    where = f"T = {temperature_K:g} K, {lo:g} <= x <= {hi:g}"
+    problems: list[str] = []
+    numbers: dict[str, Any] = {"temperature_K": float(temperature_K), "x_range": [lo, hi]}
+    bad = ~np.isfinite(vs)
+    if bad.any():
+        problems.append(f"{where}: OCV not finite at {int(bad.sum())} grid points")
+        numbers["windows"] = []
+        return GateVerdict(verdict_of(problems, settings.action), problems, numbers)
+    k = int(np.argmin(vs))
+    rise = vs - np.minimum.accumulate(vs)
+    j = int(np.argmax(rise))
+    numbers.update(
+        min_ocv_V=float(vs[k]),
+        min_ocv_at_x=float(xs[k]),
+        min_allowed_V=float(settings.min_V),
+        max_rise_V=float(rise[j]),
+        max_rise_at_x=float(xs[j]),
+        monotonic_tolerance_V=float(settings.monotonic_tolerance_V),
+        action=settings.action,
+    )
+    if vs[k] < settings.min_V:
+        problems.append(
+            f"{where}: OCV falls to {vs[k]:+.4f} V at x = {xs[k]:.3f}, below "
+            f"{key}.min_V = {settings.min_V:g} V"
+        )
+    if rise[j] > settings.monotonic_tolerance_V:
+        problems.append(
+            f"{where}: OCV rises by {rise[j]:.4f} V with Li content up to x = {xs[j]:.3f} "
+            f"(an equilibrium OCV does not rise), more than {key}.monotonic_tolerance_V = "
+            f"{settings.monotonic_tolerance_V:g} V"
+        )
+    numbers["windows"] = []
+    for w in settings.windows:
+        ours = mean_ocv_V(x, v, w.x_min, w.x_max)
+        numbers["windows"].append(
+            {
+                "x_min": w.x_min,
+                "x_max": w.x_max,
+                "measured_mean_V": w.mean_V,
+                "tolerance_V": w.tolerance_V,
+                "mean_V": ours,
+                "difference_V": ours - w.mean_V,
+            }
+        )
+        if not abs(ours - w.mean_V) <= w.tolerance_V:
+            problems.append(
+                f"T = {temperature_K:g} K: mean OCV over {w.x_min:g} <= x <= {w.x_max:g} is "
+                f"{ours:+.4f} V, measured {w.mean_V:g} ± {w.tolerance_V:g} V "
+                f"({key}.windows)"
+            )
+    return GateVerdict(verdict_of(problems, settings.action), problems, numbers)

@@ -93,6 +93,7 @@ def check_settings(thermo: Mapping[str, Any]) -> None:
         "thermo.dft_check": lambda: DFTCheckSettings.from_config(thermo["dft_check"]),
         "thermo.energies": lambda: _energy_settings(thermo),
         "thermo.ocv_identity": lambda: ocv_identity_settings(thermo),
+        "thermo.ocv_check": lambda: _ocv_check_settings(thermo),
         "thermo.cluster_expansion": lambda: CESettings(**thermo["cluster_expansion"]),
         "thermo.monte_carlo": lambda: mc_settings(thermo, seed=0),
         "thermo.network": lambda: network_settings(thermo, seed=0),
@@ -107,6 +108,20 @@ def check_settings(thermo: Mapping[str, Any]) -> None:
             problems.append(text if text.startswith(key) else f"{key}: {text}")
     if problems:
         raise ValueError("\n".join(problems))
+
+
+def _ocv_check_settings(thermo: Mapping[str, Any]) -> Any:
+    """``thermo.ocv_check``, its temperature one of ``thermo.temperatures_K`` when enabled."""
+    from ionscale.thermo.gates import OCVCheckSettings
+
+    s = OCVCheckSettings.from_config(thermo["ocv_check"])
+    temps = [float(t) for t in thermo["temperatures_K"]]
+    if s.enabled and not any(abs(s.temperature_K - t) < 1e-6 for t in temps):
+        raise ValueError(
+            f"thermo.ocv_check.temperature_K = {s.temperature_K:g} K is not one of "
+            f"thermo.temperatures_K = {temps} (the check reads the table at that temperature)"
+        )
+    return s
 
 
 def _energy_settings(thermo: Mapping[str, Any]) -> Any:

@@ -11,10 +11,12 @@ Each ``run_*`` function is one Snakemake rule (scripts/thermo_*.py only pass pat
 - :func:`run_free_energy`: integrable networks per temperature, tables, spinodal, two-phase
   regions and OCV → ``free_energy.h5``.
 - :func:`plot_ocv_file` and :func:`run_dft_check`: the OCV plot and the DFT spot check.
+- :func:`run_ocv_check`: the learned OCV against measurement → ``ocv_check.json``.
 
-Two of them are gates (:mod:`~ionscale.thermo.gates`): the DFT check (MAE of the DP formation
-energies against DFT) and the OCV identity ∫₀¹ OCV dx = −ΔE_f(1)/e checked by
-:func:`run_free_energy`; a failure stops the chain unless the config allows it.
+Three of them are gates (:mod:`~ionscale.thermo.gates`): the DFT check (MAE of the DP formation
+energies against DFT), the OCV identity ∫₀¹ OCV dx = −ΔE_f(1)/e checked by
+:func:`run_free_energy` and the OCV against measurement (:func:`run_ocv_check`); a failure
+stops the chain unless the config allows it.
 
 The code lives by responsibility, and every name stays importable from here:
 
@@ -48,6 +50,7 @@ from ionscale.thermo.free_energy import (
     plot_ocv_file,
     run_free_energy,
     run_monte_carlo,
+    run_ocv_check,
 )
 from ionscale.thermo.gates import (
     DFTCheckSettings,
@@ -123,6 +126,7 @@ __all__ = [
     "run_dft_check",
     "run_free_energy",
     "run_monte_carlo",
+    "run_ocv_check",
     "run_orderings",
     "structure_file",
     "temperature_label",

@@ -27,10 +27,12 @@ THERMO_HOST_REFERENCE = [v for k, v in REFERENCE_FILES.items() if k == "host"]
 
 # the thermo gates the continuum waits for (ionscale.thermo.gates): a failed DFT check writes
 # no dft_check.json, so the handoff (and phasefield, fem, surrogates after it) cannot run; the
-# OCV identity is checked inside thermo_free_energy, whose output the handoff needs anyway
-THERMO_GATES = (
-    [f"{THERMO}/dft_check.json"] if config["thermo"]["dft_check"]["enabled"] else []
-)
+# OCV identity is checked inside thermo_free_energy, whose output the handoff needs anyway; a
+# learned OCV that contradicts the measured one writes no ocv_check.json
+THERMO_GATES = [
+    *([f"{THERMO}/dft_check.json"] if config["thermo"]["dft_check"]["enabled"] else []),
+    *([f"{THERMO}/ocv_check.json"] if config["thermo"]["ocv_check"]["enabled"] else []),
+]
 
 
 # where the orderings' energies come from (thermo.energies.source): the potential (model 0
@@ -316,6 +318,26 @@ rule thermo_ocv_plot:
         "../../scripts/thermo_ocv_plot.py"
 
 
+# the measured voltages are this rule's keys only: changing them reruns the check, not the fit
+rule thermo_ocv_check:
+    input:
+        h5=f"{THERMO}/free_energy.h5",
+    output:
+        json=f"{THERMO}/ocv_check.json",
+    log:
+        f"{RESULTS}/logs/thermo_ocv_check.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        config=stage_config("thermo.ocv_check", "thermo.measured_plateaus_V"),
+    script:
+        "../../scripts/thermo_ocv_check.py"
+
+
 FINAL["thermo"] = [
     f"{THERMO}/orderings.h5",
     f"{THERMO}/formation_energies.png",
@@ -324,6 +346,6 @@ FINAL["thermo"] = [
     f"{THERMO}/chemical_potential.png",
     f"{THERMO}/free_energy.png",
     f"{THERMO}/ocv.png",
-    *([f"{THERMO}/dft_check.png"] if THERMO_GATES else []),
+    *([f"{THERMO}/dft_check.png"] if config["thermo"]["dft_check"]["enabled"] else []),
     *THERMO_GATES,
 ]
