@@ -108,6 +108,23 @@ def _potential(cfg: Mapping[str, Any], root: Path) -> None:
     from ionscale.potential.settings import PotentialSettings
 
     PotentialSettings.from_config(cfg["potential"])
+    _lattice_check(cfg)
+
+
+def _lattice_check(cfg: Mapping[str, Any]) -> None:
+    """``potential.lattice_check``: its structures name roles the reference stage has."""
+    from ionscale.potential.lattice import LatticeCheckSettings
+
+    s = LatticeCheckSettings.from_config(cfg["potential"]["lattice_check"])
+    if not s.enabled:
+        return
+    for t in s.structures:
+        role = cfg["reference"][t.role]
+        if not (role.get("file") or role.get("prototype")):
+            raise ConfigError(
+                f"potential.lattice_check.structures: role {t.role!r} needs reference.{t.role}"
+                ".file or .prototype (none is set)"
+            )
 
 
 def _md(cfg: Mapping[str, Any], root: Path) -> None:

@@ -36,6 +36,7 @@ rule handoff_parameters:
         host=f"{RESULTS}/handoff/host.h5",
         # the thermo gates (workflow/rules/thermo.smk): a failed check blocks the continuum
         gates=THERMO_GATES,
+        lattice=POTENTIAL_GATES,
     output:
         h5=f"{RESULTS}/handoff/parameters.h5",
     log:

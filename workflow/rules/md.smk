@@ -19,6 +19,8 @@ rule md:
     input:
         **_MD_FILES,
         models=MD_MODELS,
+        # the potential's lattice check (potential.smk): wrong layer spacings stop MD
+        gates=POTENTIAL_GATES,
     output:
         trajectory=f"{RESULTS}/md/T{{T}}K/trajectory.h5",
     log:

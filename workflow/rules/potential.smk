@@ -165,7 +165,44 @@ if AL_ROUNDS:
             "../../scripts/potential_final.py"
 
 
+# the layer spacings the final ensemble relaxes the hosts to, against the measured ones: a gate
+# MD (md.smk) and the handoff wait for, so a potential with the wrong vdW minimum goes no further
+POTENTIAL_GATES = (
+    [f"{RESULTS}/potential/lattice_check.json"]
+    if config["potential"]["lattice_check"]["enabled"]
+    else []
+)
+
+
+rule potential_lattice_check:
+    input:
+        **{k: v for k, v in REFERENCE_FILES.items() if k in ("structure", "host")},
+        models=expand(f"{RESULTS}/potential/model_{{i}}.pth", i=POTENTIAL_MEMBERS),
+    output:
+        json=f"{RESULTS}/potential/lattice_check.json",
+    log:
+        f"{RESULTS}/logs/potential/lattice_check.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/potential/lattice_check.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        config=stage_config(
+            "potential.lattice_check",
+            "reference.structure.prototype",
+            "reference.host.prototype",
+            "reference.mobile_species",
+        ),
+    script:
+        "../../scripts/potential_lattice_check.py"
+
+
 FINAL["potential"] = [
+    *POTENTIAL_GATES,
     *([f"{RESULTS}/potential/active_learning.json"] if AL_ROUNDS else []),
     *expand(f"{RESULTS}/potential/model_{{i}}.pth", i=POTENTIAL_MEMBERS),
     *expand(f"{RESULTS}/potential/model_{{i}}_compressed.pth", i=POTENTIAL_MEMBERS),
