@@ -483,9 +483,11 @@ def run_host_properties(
 
     from ionscale.io import read_quantity
     from ionscale.thermo.host import host_properties
+    from ionscale.thermo.io import read_staged, read_staged_structures
 
     arrays = {
-        k: read_quantity(inputs["orderings"], k).value for k in ("li_fraction", "n_sites", "failed")
+        k: read_quantity(inputs["orderings"], k).value
+        for k in ("li_fraction", "n_sites", "failed", "on_hull")
     }
     # written since the empty host end member became x = 0 (older files: the empty lattice cell)
     optional = ("reference/host/volume_A3_per_site", "gallery_spacing_A")
@@ -494,6 +496,24 @@ def run_host_properties(
     extra = {k: read_quantity(inputs["orderings"], k).value for k in present}
     host_volume = extra.get("reference/host/volume_A3_per_site")
     relaxed = ase.io.read(inputs["relaxed"], index=":")
+    # the staged compounds on the hull are equilibrium phases too (their volume per site)
+    staged = read_staged(inputs["orderings"])
+    other = None
+    if staged is not None and np.any(staged["on_hull"]):
+        on = np.asarray(staged["on_hull"], bool)
+        cells = read_staged_structures(inputs["orderings"], staged["stage"][on])
+        ok = ~read_quantity(inputs["orderings"], "staged/failed").value.astype(bool)
+        sites = dict(
+            zip(
+                read_quantity(inputs["orderings"], "staged/stage").value[ok].astype(int),
+                read_quantity(inputs["orderings"], "staged/n_sites").value[ok].astype(int),
+                strict=True,
+            )
+        )
+        other = (
+            np.asarray(staged["li_fraction"], float)[on],
+            np.array([cells[int(n)].get_volume() / sites[int(n)] for n in staged["stage"][on]]),
+        )
     e = cfg["elastic"]
     d = host_properties(
         models,
@@ -507,5 +527,7 @@ def run_host_properties(
         float(e["li_fraction"]),
         None if host_volume is None else float(host_volume),
         extra.get("gallery_spacing_A"),
+        arrays["on_hull"].astype(bool),
+        other,
     )
     return write_h5(out, d, provenance, attrs={"elastic_li_fraction": float(e["li_fraction"])})

@@ -839,3 +839,24 @@ def test_staged_compounds_relax_and_refer_to_the_same_reference(tiny_dp, tmp_pat
     assert d["formation_energy_eV_per_site"][0] == pytest.approx(s.formation_eV_per_site[0, 0])
     back = read_staged_structures(paths[0])[2]
     np.testing.assert_allclose(back.positions, a0.positions)
+
+
+def test_chemical_strain_of_the_hull_phases_is_the_lever_rule_volume():
+    """With on_hull only the equilibrium phases count: a two-phase material's volume is linear
+    between its coexisting phases', so Ω = N_A [v(1) − v(0)] whatever the metastable orderings'
+    volumes; a staged compound on the hull (other_phases) is a point of the line."""
+    from ionscale.thermo.host import chemical_strain, chemical_strain_points
+
+    v_host, v_lic6 = 52.93, 57.92  # Å³ per C6: AB graphite (3.354 Å), LiC6 (3.67 Å)
+    x = np.array([0.0, 1 / 3, 0.5, 2 / 3, 1.0])
+    # the demo's DFT cells (c 3.65, 3.65, 3.63 Å): AA empty galleries, wider than the line
+    v = np.array([55.5, 57.6, 57.6, 57.3, v_lic6])
+    ok = np.ones(5, bool)
+    hull = np.array([True, False, False, False, True])
+    fx, fv = chemical_strain_points(x, v, ok, v_host, hull)
+    assert fx.tolist() == [0.0, 1.0] and fv.tolist() == [v_host, v_lic6]
+    assert chemical_strain(fx, fv).dv_dx_A3 == pytest.approx(v_lic6 - v_host)
+    everything = chemical_strain(*chemical_strain_points(x, v, ok, v_host))
+    assert everything.dv_dx_A3 < 0.9 * (v_lic6 - v_host)  # the metastable cells flatten it
+    fx, fv = chemical_strain_points(x, v, ok, v_host, hull, (np.array([0.5]), np.array([55.4])))
+    assert fx.tolist() == [0.0, 0.5, 1.0] and fv[1] == 55.4

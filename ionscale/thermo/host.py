@@ -174,15 +174,36 @@ def chemical_strain(x: np.ndarray, volume_A3_per_site: np.ndarray) -> ChemicalSt
 
 
 def chemical_strain_points(
-    x: np.ndarray, volume_A3_per_site: np.ndarray, ok: np.ndarray, host_volume_A3_per_site=None
+    x: np.ndarray,
+    volume_A3_per_site: np.ndarray,
+    ok: np.ndarray,
+    host_volume_A3_per_site: float | None = None,
+    on_hull: np.ndarray | None = None,
+    other_phases: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(x, v) the chemical strain is fitted to: the relaxed orderings, with the empty host end
-    member (when given) as the x = 0 point in place of the empty lattice cell."""
+    """(x, v) the chemical strain is fitted to, sorted by x: the relaxed orderings, with the
+    empty host end member (when given) as the x = 0 point in place of the empty lattice cell.
+
+    With ``on_hull`` only the phases on the T = 0 hull count (and ``other_phases``, (x, v) of
+    other hull phases such as staged compounds): at equilibrium a composition between two hull
+    vertices is a lever-rule mixture of them, so its volume is linear between theirs, and
+    that is what an intercalating particle swells by. The orderings above the hull are not
+    phases of the material; in a layered host's lattice model their empty galleries also keep
+    the lithiated cell's stacking (AA in LiC6, 0.17 Å wider than AB graphite's in DFT), which
+    the real host avoids, so their volumes would bias the slope.
+    """
     x, v, ok = (np.asarray(a) for a in (x, volume_A3_per_site, ok))
-    if host_volume_A3_per_site is None:
-        return x[ok].astype(float), v[ok].astype(float)
-    keep = ok & (x > 0)
-    return np.r_[0.0, x[keep]].astype(float), np.r_[host_volume_A3_per_site, v[keep]].astype(float)
+    keep = ok.astype(bool) if on_hull is None else ok.astype(bool) & np.asarray(on_hull, bool)
+    if host_volume_A3_per_site is not None:
+        keep &= x > 0
+    fx, fv = x[keep].astype(float), v[keep].astype(float)
+    if host_volume_A3_per_site is not None:
+        fx, fv = np.r_[0.0, fx], np.r_[float(host_volume_A3_per_site), fv]
+    if other_phases is not None:
+        fx = np.r_[fx, np.asarray(other_phases[0], dtype=float)]
+        fv = np.r_[fv, np.asarray(other_phases[1], dtype=float)]
+    order = np.argsort(fx, kind="stable")
+    return fx[order], fv[order]
 
 
 def site_density(volume_A3_per_site: float) -> tuple[float, float]:
@@ -203,13 +224,17 @@ def host_properties(
     elastic_li_fraction: float,
     host_volume_A3_per_site: float | None = None,
     gallery_spacing_A: np.ndarray | None = None,
+    on_hull: np.ndarray | None = None,
+    other_phases: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """host.h5 datasets (name → Quantity) from the relaxed orderings and the DP ensemble.
 
     ``host_volume_A3_per_site``: the relaxed empty host end member's volume per site formula
     unit, the x = 0 point of the chemical strain and of ``c_max_host_volume_mol_m3`` in place of
     the empty lattice cell (None: the empty lattice cell). ``gallery_spacing_A``: the relaxed
-    orderings' layer spacing c(x), recorded beside their volumes.
+    orderings' layer spacing c(x), recorded beside their volumes. ``on_hull`` (and
+    ``other_phases``, (x, v) of the hull's staged compounds): the chemical strain is fitted to
+    the hull phases only (:func:`chemical_strain_points`); None: every relaxed ordering.
 
     The end members (x = 0, 1) are the size-1 orderings. Elastic constants are computed for the
     end member ``elastic_li_fraction`` with every model (uncertainty: the ensemble's spread) and
@@ -231,7 +256,9 @@ def host_properties(
         if not len(idx):
             raise ValueError(f"no relaxed end member at x = {v:g} for the host properties")
         ends[v] = int(idx[0])
-    fit_x, fit_v = chemical_strain_points(x, vol, ok, host_volume_A3_per_site)
+    fit_x, fit_v = chemical_strain_points(
+        x, vol, ok, host_volume_A3_per_site, on_hull, other_phases
+    )
     strain = chemical_strain(fit_x, fit_v)
     c_max, vm = site_density(vol[ends[1.0]])
     v_empty = vol[ends[0.0]] if host_volume_A3_per_site is None else host_volume_A3_per_site
@@ -249,9 +276,14 @@ def host_properties(
             strain.partial_molar_volume_uncertainty_m3_mol,
         ),
         "chemical_strain/li_fraction": Quantity(
-            fit_x, "1", "fitted points: relaxed orderings (and the host end member at x = 0)"
+            fit_x,
+            "1",
+            "fitted points: the hull phases (or every relaxed ordering), the host end member "
+            "at x = 0",
         ),
-        "chemical_strain/volume_A3_per_site": Quantity(fit_v, "Å³/site", "DP model 0"),
+        "chemical_strain/volume_A3_per_site": Quantity(
+            fit_v, "Å³/site", "thermo stage's relaxed cells (DP model 0, or DFT: thermo.energies)"
+        ),
         "chemical_strain/x0_is_host_structure": Quantity(
             np.int8(host_volume_A3_per_site is not None),
             "1",
@@ -265,7 +297,9 @@ def host_properties(
     if gallery_spacing_A is not None:
         d["chemical_strain/ordering_li_fraction"] = Quantity(x[ok], "1", "relaxed orderings")
         d["chemical_strain/gallery_spacing_A"] = Quantity(
-            np.asarray(gallery_spacing_A, dtype=float)[ok], "Å", "c(x): layer spacing, DP model 0"
+            np.asarray(gallery_spacing_A, dtype=float)[ok],
+            "Å",
+            "c(x): layer spacing of the thermo stage's relaxed cells (DP model 0, or DFT)",
         )
     log.info(
         "chemical strain: v = %.3f + %.3f x Å³/site, partial molar volume %.3g m³/mol",
