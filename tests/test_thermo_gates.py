@@ -432,7 +432,7 @@ def test_ocv_check_rule_records_its_numbers_and_writes_nothing_on_failure(tmp_pa
     assert on_disk["verdict"] == summary["verdict"] == PASSED
     assert on_disk["temperature_K"] == 300.0
     assert on_disk["two_phase_regions"] == [{"x_alpha": 0.5, "x_beta": 0.97, "plateau_V": 0.085}]
-    assert on_disk["measured_plateaus_V"] == [0.21, 0.12, 0.085]
+    assert [w["measured_mean_V"] for w in on_disk["windows"]] == [0.12, 0.085]
     out.unlink()
     with pytest.raises(ThermoGateError, match="thermo OCV check failed"):
         run_ocv_check(cfg, bad, out, Provenance("thermo"))

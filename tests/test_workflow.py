@@ -175,6 +175,9 @@ RERUN_CASES = [
     ("diffusion.report_temperature_K", 320.0, "diffusion_report"),  # a report-only key
     # a key only a plot uses reruns that plot alone
     ("thermo.measured_plateaus_V", [0.2, 0.1], "thermo_ocv_plot"),
+    # a gate's own keys rerun the gate (and what waits for it), not what it checks
+    ("thermo.ocv_check.min_V", -0.1, "thermo_ocv_check"),
+    ("potential.lattice_check.max_steps", 40, "potential_lattice_check"),
 ]
 
 

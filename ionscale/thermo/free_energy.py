@@ -464,7 +464,6 @@ def run_ocv_check(
             "li_fraction": [float(v) for v in c.hull_x],
             "formation_energy_eV_per_site": [float(v) for v in c.hull_formation_eV_per_site],
         },
-        "measured_plateaus_V": list(cfg["thermo"]["measured_plateaus_V"]),
         "verdict": verdict.verdict,
         "problems": verdict.problems,
     }

@@ -15,7 +15,11 @@ _AL_TRAIN_KEYS = [
 ]
 _AL_DATA_KEYS = ["active_learning.validation_fraction"] if AL_ROUNDS else []
 # Each rule gets only the keys it uses, so e.g. a new gate reruns only potential_test.
-POTENTIAL_TRAIN_EXCLUDE = ("potential.gates", "potential.n_models")
+POTENTIAL_TRAIN_EXCLUDE = (
+    "potential.gates",
+    "potential.n_models",
+    "potential.lattice_check",
+)
 POTENTIAL_PREPARE_EXCLUDE = (*POTENTIAL_TRAIN_EXCLUDE, "potential.compress")
 
 

@@ -333,7 +333,7 @@ rule thermo_ocv_check:
         mem_mb=1000,
         runtime=5,
     params:
-        config=stage_config("thermo.ocv_check", "thermo.measured_plateaus_V"),
+        config=stage_config("thermo.ocv_check"),
     script:
         "../../scripts/thermo_ocv_check.py"
 
