@@ -502,17 +502,14 @@ def run_host_properties(
     if staged is not None and np.any(staged["on_hull"]):
         on = np.asarray(staged["on_hull"], bool)
         cells = read_staged_structures(inputs["orderings"], staged["stage"][on])
-        ok = ~read_quantity(inputs["orderings"], "staged/failed").value.astype(bool)
-        sites = dict(
-            zip(
-                read_quantity(inputs["orderings"], "staged/stage").value[ok].astype(int),
-                read_quantity(inputs["orderings"], "staged/n_sites").value[ok].astype(int),
-                strict=True,
-            )
-        )
         other = (
             np.asarray(staged["li_fraction"], float)[on],
-            np.array([cells[int(n)].get_volume() / sites[int(n)] for n in staged["stage"][on]]),
+            np.array(
+                [
+                    cells[int(n)].get_volume() / int(sites)
+                    for n, sites in zip(staged["stage"][on], staged["n_sites"][on], strict=True)
+                ]
+            ),
         )
     e = cfg["elastic"]
     d = host_properties(

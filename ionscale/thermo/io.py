@@ -223,8 +223,8 @@ def read_staged_structures(h5_path: str | Path, stages: Any = None) -> dict[int,
 
 def read_staged(h5_path: str | Path) -> dict[str, np.ndarray] | None:
     """The non-failed staged compounds of orderings.h5 (``stage``, ``li_fraction``,
-    ``formation_energy_eV_per_site`` of model 0, ``on_hull``, ``e_above_hull_eV_per_site``),
-    None when it has none."""
+    ``n_sites``, ``formation_energy_eV_per_site`` of model 0, ``on_hull``,
+    ``e_above_hull_eV_per_site``), None when it has none."""
     import h5py
 
     with h5py.File(h5_path, "r") as h5:
@@ -233,6 +233,7 @@ def read_staged(h5_path: str | Path) -> dict[str, np.ndarray] | None:
     keys = (
         "stage",
         "li_fraction",
+        "n_sites",
         "formation_energy_eV_per_site",
         "on_hull",
         "e_above_hull_eV_per_site",
