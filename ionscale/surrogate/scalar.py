@@ -15,8 +15,11 @@ transformed back (a log-normal interval, median as the point prediction).
 
 The surrogate is judged only on cases it was not trained on: R², mean absolute error, and the
 coverage of its central predictive interval (the fraction of held-out cases whose solver value
-falls inside; nominal 0.95 for a calibrated model). The speed-up compares the solver's wall time
-per case with the surrogate's prediction time per case, both measured in the same run.
+falls inside; nominal 0.95 for a calibrated model). The interval is calibrated first by
+cross-validation on the training cases (:func:`calibrate_intervals`): a handful
+of held-out cases cannot measure a coverage (6 cases: ±0.09 at 0.95). The speed-up compares
+the solver's wall time per case with the surrogate's prediction time per case, both measured
+in the same run.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class GPSurrogate:
         self.gp_: Any = None
         self.x_train_: np.ndarray | None = None
         self.latent_train_: np.ndarray | None = None
+        #: factor on the predictive standard deviation (:func:`calibrate_intervals`)
+        self.std_scale_: float = 1.0
 
     def _forward(self, y: np.ndarray) -> np.ndarray:
         if self.log_target:
@@ -164,6 +169,7 @@ class GPSurrogate:
         if self.gp_ is None or self.x_train_ is None or self.latent_train_ is None:
             raise RuntimeError(f"surrogate {self.name!r} is not fitted")
         out = GPSurrogate(self.space, self.log_target, self.seed, 0, self.name)
+        out.std_scale_ = self.std_scale_
         out.x_train_ = np.vstack([self.x_train_, np.atleast_2d(x_new)])
         out.latent_train_ = np.concatenate([self.latent_train_, np.ravel(latent_new)])
         out.gp_ = GaussianProcessRegressor(
@@ -172,11 +178,33 @@ class GPSurrogate:
         return out
 
     def predict_latent(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Predictive mean and standard deviation of the modelled quantity (y or log y)."""
+        """Predictive mean and standard deviation of the modelled quantity (y or log y); the
+        standard deviation carries the calibration factor ``std_scale_``."""
         if self.gp_ is None:
             raise RuntimeError(f"surrogate {self.name!r} is not fitted")
         mean, std = self.gp_.predict(self.space.to_unit(x), return_std=True)
-        return mean, std
+        return mean, std * self.std_scale_
+
+    def cv_standardized_residuals(self, n_folds: int = 5) -> np.ndarray:
+        """Cross-validated standardised residuals z = (y − μ)/σ of the training cases (in the
+        modelled quantity, before any calibration factor): each of ``n_folds`` seeded folds is
+        predicted by a surrogate refitted, hyperparameters included, on the other folds. Refits,
+        not the closed-form leave-one-out of the fitted GP (Rasmussen & Williams eq. 5.12):
+        hyperparameters fitted to every case make that in-sample, and it measured 68 % of the
+        held-out |z| scale where the kernel's noise bound was below the data's noise."""
+        if self.x_train_ is None or self.latent_train_ is None:
+            raise RuntimeError(f"surrogate {self.name!r} is not fitted")
+        x, latent = self.x_train_, self.latent_train_
+        n = len(latent)
+        folds = np.random.default_rng(self.seed).permutation(n) % min(n_folds, n)
+        z = np.empty(n)
+        for k in np.unique(folds):
+            held = folds == k
+            fold = GPSurrogate(self.space, False, self.seed, self.n_restarts, self.name)
+            fold.fit(x[~held], latent[~held])
+            mean, std = fold.gp_.predict(self.space.to_unit(x[held]), return_std=True)
+            z[held] = (latent[held] - mean) / std
+        return z
 
     def predict(self, x: Any) -> np.ndarray:
         """Point prediction in the target's unit (the median for a log target)."""
@@ -195,6 +223,40 @@ class GPSurrogate:
     @property
     def kernel_description(self) -> str:
         return str(self.gp_.kernel_) if self.gp_ is not None else "unfitted"
+
+
+def calibrate_intervals(model: GPSurrogate, level: float = 0.95) -> dict[str, Any]:
+    """Measure the coverage of the central ``level`` interval by cross-validation on the
+    training cases (:meth:`GPSurrogate.cv_standardized_residuals`) and recalibrate when it
+    is off by more than its binomial sampling error √(level(1 − level)/n): the predictive
+    standard deviation is then scaled so that the interval holds the ⌈(n + 1)·level⌉-th
+    smallest |z| (split-conformal quantile; Vovk et al., *Algorithmic Learning in a Random
+    World*, 2005), which covers a new case with probability ≥ level when the cases are
+    exchangeable. Sets ``model.std_scale_`` and returns what it measured."""
+    from scipy.stats import norm
+
+    z = np.abs(model.cv_standardized_residuals())
+    n = len(z)
+    z_level = float(norm.ppf(0.5 + level / 2))
+    coverage = float(np.mean(z <= z_level))
+    error = float(np.sqrt(level * (1 - level) / n))
+    scale = 1.0
+    if abs(coverage - level) > error:
+        rank = min(n, int(np.ceil((n + 1) * level)))
+        scale = float(np.sort(z)[rank - 1]) / z_level
+    model.std_scale_ = scale
+    return {
+        "method": (
+            "5-fold cross-validated coverage of the training cases (each fold refitted); when off "
+            "the level by more than its sampling error, the predictive std is scaled to the "
+            "split-conformal quantile of |z|"
+        ),
+        "cv_coverage": coverage,
+        "cv_coverage_standard_error": error,
+        "n_cv": n,
+        "recalibrated": scale != 1.0,
+        "std_scale": scale,
+    }
 
 
 def heldout_metrics(
@@ -297,6 +359,7 @@ def train_scalar_surrogate(
     t0 = time.perf_counter()
     model.fit(x[train], y[train])
     fit_s = time.perf_counter() - t0
+    calibration = calibrate_intervals(model, level)
     metrics = heldout_metrics(model, x[test], y[test], level)
     lo, hi = model.interval(x[test], level)
     metrics.update(
@@ -304,6 +367,7 @@ def train_scalar_surrogate(
         fit_time_s=fit_s,
         kernel=model.kernel_description,
         log_target=log_target,
+        calibration=calibration,
     )
     arrays = {
         "y_test": y[test],
