@@ -202,7 +202,7 @@ class GPSurrogate:
             held = folds == k
             fold = GPSurrogate(self.space, False, self.seed, self.n_restarts, self.name)
             fold.fit(x[~held], latent[~held])
-            mean, std = fold.gp_.predict(self.space.to_unit(x[held]), return_std=True)
+            mean, std = fold.predict_latent(x[held])
             z[held] = (latent[held] - mean) / std
         return z
 
