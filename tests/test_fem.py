@@ -265,30 +265,31 @@ def _constant_d_material(**kw) -> ParticleMaterial:
 
 
 @pytest.mark.engine
-def test_constant_flux_matches_crank_series():
-    """Θ ≡ 1 and a constant surface flux: Crank's series (eq. 6.59) within 1 % of the rise."""
+def test_constant_flux_matches_crank_series_at_the_default_settings():
+    """Θ ≡ 1 and a constant surface flux, at SolverSettings() defaults: the surface and centre
+    follow Crank's series (eq. 6.59) within 1 % of their own rise at every step, the first
+    included (a backward-Euler first step undershoots the √τ rise by 11 % at any size)."""
     from ionscale.fem.solver import simulate
 
     material = _constant_d_material()
     case = _case(
         c_rate=2.16, cutoff_voltage_V=None, initial_li_fraction=0.02, final_li_fraction=0.6
     )
-    settings = SolverSettings(mesh_cells=64, time_step_tolerance=1e-4)
-    res = simulate(material, case, settings)
+    res = simulate(material, case, SolverSettings())
     sc = res.scales
     assert res.stop_reason == "full_capacity"
     h = res.history
-    tau = h["time_s"] / sc.diffusion_time_s
-    late = tau > 5e-3
+    tau = h["time_s"][1:] / sc.diffusion_time_s
     for key, xi in (("surface_li_fraction", 1.0), ("centre_li_fraction", 0.0)):
-        exact = np.array(
-            [
-                0.02 + crank_constant_flux_sphere(np.array([xi]), t, sc.dimensionless_flux)[0]
-                for t in tau[late]
-            ]
+        rise = np.array(
+            [crank_constant_flux_sphere(np.array([xi]), t, sc.dimensionless_flux)[0] for t in tau]
         )
-        rise = np.abs(exact - 0.02).max()
-        assert np.max(np.abs(h[key][late] - exact)) < 0.01 * rise, key
+        # the centre, once the diffusion layer gets there: before that its rise is
+        # exponentially small and 1 % of it is below the solver's tolerance
+        seen = np.abs(rise) > (0.01 * np.abs(rise).max() if xi == 0.0 else 0.0)
+        rel = (h[key][1:] - 0.02)[seen] / rise[seen] - 1
+        assert np.max(np.abs(rel)) < 0.01, (key, rel[:5])
+        assert seen.sum() > len(tau) // 2
     prof = res.profiles
     xi = prof["r_um"] / case.radius_um
     exact = 0.02 + crank_constant_flux_sphere(xi, tau[-1], sc.dimensionless_flux)

@@ -8,7 +8,8 @@ single-particle form; diffusion-induced stress after Zhang, Shyy & Sastry, J. El
 154, A910 (2007)):
 
 - nonlinear Li diffusion in the sphere (1-D radial mesh, r² weighting: exact for a sphere),
-  backward Euler with an adaptive step, SNES Newton with a line search;
+  backward Euler by step doubling with Richardson extrapolation and an adaptive step, SNES
+  Newton with a line search;
 - Butler–Volmer kinetics at the surface under a galvanostatic current: terminal voltage
   V = OCV(x_surface) + η;
 - linear elasticity with the chemical strain Ω·Δc/3: radial, hoop and von Mises stress.

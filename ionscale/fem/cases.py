@@ -135,8 +135,9 @@ class SolverSettings:
     displacement_degree:
         Lagrange degree of the radial displacement (stress is one degree lower).
     time_step_tolerance:
-        Local error per step of backward Euler (max norm, in Li fraction), estimated against a
-        linear extrapolation of the two previous states.
+        Local error per step (max norm, in Li fraction): one backward-Euler step against two
+        half steps; their Richardson extrapolation is the state kept
+        (:meth:`ionscale.fem.transport.RadialDiffusion.advance`).
     max_steps:
         Accepted steps after which the run stops with an error.
     output_frames:

@@ -92,12 +92,14 @@ def locate_event(
     """Step size at which the first event function reaches 0 (within its tolerance).
 
     G(Δτ) = min over events of g/tol is ≥ 0 at Δτ = 0 and < −1 at ``dt_hi``; Illinois regula
-    falsi finds Δτ with −1 ≤ G ≤ 1 (each evaluation is one backward-Euler solve from xⁿ).
+    falsi finds Δτ with −1 ≤ G ≤ 1 (each evaluation is one extrapolated step from xⁿ,
+    :meth:`~ionscale.fem.transport.RadialDiffusion.advance`). Returns the step, its observation
+    and event functions, the Newton iterations and the backward-Euler solves it took.
     """
     lo, hi = 0.0, dt_hi
     G_lo, G_hi = min(g_lo.values()), min(g_hi.values())
     G_lo_true = G_lo  # G at lo (the Illinois step halves the G_lo it uses for the secant)
-    its_total = 0
+    its_total = solves = 0
     side = 0
     n = 0
     while n < 60 and hi - lo > 4 * np.spacing(hi):
@@ -105,8 +107,9 @@ def locate_event(
         trial = (lo * G_hi - hi * G_lo) / (G_hi - G_lo)
         if not lo < trial < hi:
             trial = 0.5 * (lo + hi)
-        ok, its = diff.solve_step(trial)
+        ok, its, n_be, _ = diff.advance(trial)
         its_total += its
+        solves += n_be
         if not ok:  # a smaller step is always easier: bisect from below
             hi, G_hi = trial, -2.0
             continue
@@ -114,7 +117,7 @@ def locate_event(
         g = events(obs)
         G = min(g.values())
         if -1.0 <= G <= 1.0:
-            return trial, obs, g, its_total, n
+            return trial, obs, g, its_total, solves
         if G > 0:
             lo, G_lo, G_lo_true = trial, G, G
             if side == +1:
@@ -129,8 +132,9 @@ def locate_event(
     # reaching the end of Θ's fit range, where the clamp has a kink) or 60 solves ran out. If
     # the state at the lower end is within a few tolerances of the event, it is the event.
     if lo > 0 and G_lo_true <= LOCATE_FALLBACK_TOLERANCES:
-        ok, its = diff.solve_step(lo)
+        ok, its, n_be, _ = diff.advance(lo)
         its_total += its
+        solves += n_be
         if ok:
             obs = complete(diff.observe())
             g = events(obs)
@@ -138,8 +142,8 @@ def locate_event(
                 "stop event taken at %.3g tolerances (Newton fails beyond this step size)",
                 min(g.values()),
             )
-            return lo, obs, g, its_total, n + 1
+            return lo, obs, g, its_total, solves
     raise RuntimeError(
-        f"stop event not located within {n} solves (step in [{lo}, {hi}], event function "
+        f"stop event not located within {n} trial steps (step in [{lo}, {hi}], event function "
         f"{G_lo_true:.3g} tolerances at the lower end)"
     )

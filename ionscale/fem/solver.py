@@ -4,7 +4,8 @@ r"""DOLFINx solver of a spherical electrode particle: Li diffusion, Butler–Vol
 implements written above the code:
 
 1. :mod:`ionscale.fem.transport`: geometry and mesh, the strong and weak form of Li transport,
-   its backward-Euler discretisation and the Newton solve of one step (:class:`RadialDiffusion`);
+   its backward-Euler discretisation, the Newton solve of one step and the extrapolated step
+   (:class:`RadialDiffusion`);
 2. :mod:`ionscale.fem.mechanics`: the chemo-mechanical stress, strong and weak form
    (:class:`RadialElasticity`);
 3. :mod:`ionscale.fem.stepping`: the time loop with its adaptive step;

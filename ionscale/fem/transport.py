@@ -25,6 +25,9 @@ integrate by parts (the boundary term at ξ = 0 vanishes with ξ²) and use back
 
     F(xⁿ⁺¹; v) = ∫₀¹ (xⁿ⁺¹ − xⁿ) v ξ² dξ + Δτ ∫₀¹ Θ(xⁿ⁺¹) ∂_ξxⁿ⁺¹ ∂_ξv ξ² dξ − Δτ J v(1) = 0.
 
+A time step combines three such solves (Δτ, then Δτ/2 twice) by Richardson extrapolation
+(:meth:`RadialDiffusion.advance`): second order, still conservative.
+
 F is solved by PETSc SNES (Newton with a backtracking line search, LU by MUMPS) through
 ``dolfinx.fem.petsc.NonlinearProblem``; the Jacobian is UFL's exact derivative.
 
@@ -213,6 +216,13 @@ class RadialDiffusion:
         self._surface_dofs = np.flatnonzero(np.isclose(coords, radius_um, rtol=0, atol=1e-12))
         self._centre_dofs = np.flatnonzero(np.isclose(coords, 0.0, rtol=0, atol=1e-12))
 
+    @property
+    def surface_cell_width(self) -> float:
+        """Spacing of the nodes at the surface in ξ (the graded mesh's last cell over the
+        element degree): the shortest length the mesh resolves."""
+        s = self.settings
+        return (1.0 - (1.0 - 1.0 / s.mesh_cells) ** s.mesh_grading) / s.element_degree
+
     # -- state -------------------------------------------------------------------------------
     def set_uniform(self, value: float) -> None:
         self.x.x.array[:] = value
@@ -249,6 +259,42 @@ class RadialDiffusion:
         at_floor = reason == -6 and snes.getFunctionNorm() < 10 * self._atol
         finite = self.comm.allreduce(bool(np.all(np.isfinite(self.x.x.array))), op=_land())
         return bool((reason > 0 or at_floor) and finite), int(snes.getIterationNumber())
+
+    def advance(self, dt: float) -> tuple[bool, int, int, float]:
+        """One step of Δτ from x_old by step doubling: a backward-Euler step of Δτ and two of
+        Δτ/2, combined by Richardson extrapolation, x = 2 x_½ − x_1 (second order, and still
+        exactly conservative: both solutions carry the same Li). Returns (converged, Newton
+        iterations, backward-Euler solves, error estimate ‖x_½ − x_1‖∞); x_old is left as it
+        was, x holds the extrapolated state.
+
+        Why not plain backward Euler: the surface of a particle under a constant flux rises as
+        √τ, and a backward-Euler step from rest undershoots that rise by 11.4 % whatever its
+        size (the step is self-similar); the extrapolated step undershoots by 0.6 %, and by
+        0.3 % over steps that double (spectral integral of the half-space response, measured
+        against Crank's series in tests/test_fem.py). Autonomous problems only: the time
+        constant ``t`` of a manufactured source is not advanced here.
+        """
+        start = self.x_old.x.array.copy()
+        ok, its = self.solve_step(dt)
+        solves = 1
+        if not ok:
+            return False, its, solves, math.inf
+        full = self.x.x.array.copy()
+        try:
+            for _ in range(2):
+                ok, more = self.solve_step(0.5 * dt)
+                its += more
+                solves += 1
+                if not ok:
+                    return False, its, solves, math.inf
+                self.x_old.x.array[:] = self.x.x.array
+        finally:
+            self.x_old.x.array[:] = start
+        half = self.x.x.array
+        err = self.max_abs(half - full)
+        half *= 2.0
+        half -= full
+        return True, its, solves, err
 
     def max_abs(self, array: np.ndarray) -> float:
         from mpi4py import MPI
