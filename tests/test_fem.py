@@ -501,3 +501,49 @@ def test_two_phase_plateau_runs_at_the_default_fit_tolerance():
     on_plateau = (h["surface_li_fraction"] > 0.15) & (h["surface_li_fraction"] < 0.85)
     assert on_plateau.sum() > 3
     assert np.all(h["voltage_V"][on_plateau] < 0.12)
+
+
+# -- event location (the root finder alone, on a closed-form state) -----------------------------
+class _LinearState:
+    """x(Δτ) = x₀ + r Δτ for a trial step Δτ; the step fails (Newton) beyond ``dt_fail``."""
+
+    def __init__(self, x0: float, rate: float, dt_fail: float) -> None:
+        from ionscale.fem.transport import Observation
+
+        self.obs, self.x0, self.rate, self.dt_fail, self.x = Observation, x0, rate, dt_fail, x0
+
+    def advance(self, dt):
+        if dt > self.dt_fail:
+            return False, 30, 1, math.inf
+        self.x = self.x0 + self.rate * dt
+        return True, 2, 3, 0.0
+
+    def observe(self):
+        return self.obs(mean_x=self.x, surface_x=self.x, centre_x=self.x)
+
+
+def _events(final):
+    from ionscale.fem.events import EVENT_TOLERANCES
+
+    return lambda o: {"full_capacity": (final - o.mean_x) / EVENT_TOLERANCES["full_capacity"]}
+
+
+@pytest.mark.parametrize("dt_fail", [math.inf, 0.6, 0.3])
+def test_event_located_or_a_step_short_where_newton_fails_beyond(dt_fail):
+    """The event at Δτ = 0.5: located within its tolerance when the solves converge there; when
+    every solve fails beyond Δτ = 0.3, the largest step that converges is returned short of
+    the event (the time loop goes on from it) instead of an error after 60 bisections of a
+    secant that, with a far-away lower end, barely moved."""
+    from ionscale.fem.events import LOCATE_FALLBACK_TOLERANCES, locate_event
+
+    state, events = _LinearState(0.0, 1.0, dt_fail), _events(0.5)
+    g_lo = events(state.observe())
+    dt, _obs, g, _, solves = locate_event(
+        state, 1.0, g_lo, events(state.obs(1.0, 1.0, 1.0)), lambda o: o, events
+    )
+    if dt_fail > 0.5:
+        assert abs(g["full_capacity"]) <= 1.0 and dt == pytest.approx(0.5, abs=1e-6)
+    else:
+        assert dt == pytest.approx(dt_fail, rel=1e-9)
+        assert g["full_capacity"] > LOCATE_FALLBACK_TOLERANCES
+    assert solves % 3 == 0  # three backward-Euler solves per extrapolated step

@@ -94,7 +94,9 @@ def locate_event(
     G(Δτ) = min over events of g/tol is ≥ 0 at Δτ = 0 and < −1 at ``dt_hi``; Illinois regula
     falsi finds Δτ with −1 ≤ G ≤ 1 (each evaluation is one extrapolated step from xⁿ,
     :meth:`~ionscale.fem.transport.RadialDiffusion.advance`). Returns the step, its observation
-    and event functions, the Newton iterations and the backward-Euler solves it took.
+    and event functions, the Newton iterations and the backward-Euler solves it took. When
+    Newton fails on every step past some size short of the event, the step returned is the
+    largest that converged, with G above :data:`LOCATE_FALLBACK_TOLERANCES` (not on the event).
     """
     lo, hi = 0.0, dt_hi
     G_lo, G_hi = min(g_lo.values()), min(g_hi.values())
@@ -102,16 +104,19 @@ def locate_event(
     its_total = solves = 0
     side = 0
     n = 0
+    bisect = False
     while n < 60 and hi - lo > 4 * np.spacing(hi):
         n += 1
         trial = (lo * G_hi - hi * G_lo) / (G_hi - G_lo)
-        if not lo < trial < hi:
+        if bisect or not lo < trial < hi:
             trial = 0.5 * (lo + hi)
+        bisect = False
         ok, its, n_be, _ = diff.advance(trial)
         its_total += its
         solves += n_be
         if not ok:  # a smaller step is always easier: bisect from below
-            hi, G_hi = trial, -2.0
+            # (the secant through a made-up G_hi would sit next to hi when G_lo is large)
+            hi, G_hi, bisect = trial, -2.0, True
             continue
         obs = complete(diff.observe())
         g = events(obs)
@@ -130,8 +135,10 @@ def locate_event(
             side = -1
     # The bracket closed on a step size where Newton stops converging (e.g. the surface just
     # reaching the end of Θ's fit range, where the clamp has a kink) or 60 solves ran out. If
-    # the state at the lower end is within a few tolerances of the event, it is the event.
-    if lo > 0 and G_lo_true <= LOCATE_FALLBACK_TOLERANCES:
+    # the state at the lower end is within a few tolerances of the event, it is the event;
+    # further away it is a step short of the event (the caller goes on from there, with steps
+    # that start from a new state: the solve that failed from this one may not).
+    if lo > 0:
         ok, its, n_be, _ = diff.advance(lo)
         its_total += its
         solves += n_be
@@ -139,7 +146,8 @@ def locate_event(
             obs = complete(diff.observe())
             g = events(obs)
             log.info(
-                "stop event taken at %.3g tolerances (Newton fails beyond this step size)",
+                "%s at %.3g tolerances (Newton fails beyond this step size)",
+                "stop event taken" if G_lo_true <= LOCATE_FALLBACK_TOLERANCES else "step short",
                 min(g.values()),
             )
             return lo, obs, g, its_total, solves

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ionscale.fem.events import StopEvents, locate_event
+from ionscale.fem.events import LOCATE_FALLBACK_TOLERANCES, StopEvents, locate_event
 from ionscale.fem.model import SolverSettings
 from ionscale.fem.transport import Observation, RadialDiffusion
 
@@ -137,6 +137,8 @@ def run_time_loop(
             )
             n_newton += its_extra
             n_solves += solves
+            # on the event, or a step short of it where Newton fails beyond (go on from there)
+            located = min(g_new.values()) <= LOCATE_FALLBACK_TOLERANCES
         n_steps += 1
         t += dt
         obs = new
