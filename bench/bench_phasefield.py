@@ -3,11 +3,14 @@
 1. Throughput: time steps per second of ionscale's Cahn–Hilliard solver at 256² and 128³ (fixed
    steps, and accepted steps under the default adaptive control), and FiPy's at 256².
 2. Coarsening: wall time to reach the same coarsened state (t = t_f from the same initial field
-   on the same grid) for ionscale at its default tolerance and for FiPy (the coupled c–μ
-   formulation of FiPy's Cahn–Hilliard examples, one linearised implicit solve per step, steps
-   growing 10 % per step up to dt_max). Accuracy: the domain length 2π/⟨k⟩ and the free energy
-   at t_f against a tightly converged ionscale run (rtol = 1e-4). Point-by-point fields are not
-   compared: spinodal decomposition amplifies any difference (time step, spatial scheme).
+   on the same grid) for ionscale over a sweep of tolerances (its default among them) and for
+   FiPy over a sweep of dt_max (the coupled c–μ formulation of FiPy's Cahn–Hilliard examples,
+   one linearised implicit solve per step, steps growing 10 % per step up to dt_max).
+   Accuracy: the domain length 2π/⟨k⟩ and the free energy at t_f against a tightly converged
+   ionscale run (rtol = 1e-4). Point-by-point fields are not compared: spinodal decomposition
+   amplifies any difference (time step, spatial scheme). The speed-up at equal accuracy is,
+   for each FiPy run, its wall time over that of the fastest ionscale run whose errors are no
+   larger (or within 0.5 %): a work-precision comparison, both solvers single-threaded.
 
 Problem (dimensionless, ionscale.phasefield.cahn_hilliard): f̃ = χ c(1 − c) + c ln c +
 (1 − c) ln(1 − c) with χ = 3, κ̃ = 4, M̃ = c(1 − c), c₀ = 0.5 ± 0.01 uniform noise, dx = 1.
@@ -80,11 +83,17 @@ def ionscale_throughput(shape: tuple[int, ...], n_steps: int) -> dict:
 
 
 def ionscale_run(n: int, t_final: float, rtol: float) -> dict:
+    """One coarsening run; a run under 5 s is repeated (3 in all) and timed by its fastest
+    repeat, since a few tenths of a second are at the mercy of the machine's other load."""
     model = model_for((n, n))
     u0 = initial_field((n, n), C0, NOISE, SEED)
-    start = time.perf_counter()
-    u, hist = integrate(model, u0, t_final, StepControl(rtol=rtol, atol=0.0))
-    wall = time.perf_counter() - start
+    wall = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        u, hist = integrate(model, u0, t_final, StepControl(rtol=rtol, atol=0.0))
+        wall = min(wall, time.perf_counter() - start)
+        if wall > 5.0:
+            break
     length, energy = state_metrics(u)
     return {"wall_s": wall, "steps": hist.n_steps, "length": length, "energy": energy}
 
@@ -149,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick
     n_cmp = args.fipy_grid or (48 if quick else 128)
     t_final = args.t_final or (300.0 if quick else 1000.0)
-    dt_maxes = args.fipy_dt_max or ([4.0] if quick else [4.0, 16.0])
-    rtols = [1e-2, 2e-3] if quick else [1e-2, 2e-3, 1e-3]
+    dt_maxes = args.fipy_dt_max or ([4.0] if quick else [1.0, 4.0, 16.0])
+    # a work-precision sweep: "equal accuracy" picks the cheapest of these that is at least as
+    # accurate as each FiPy run; the default (2e-3) is among them
+    rtols = [0.1, 1e-2, 2e-3] if quick else [0.1, 0.05, 0.02, 1e-2, 2e-3]
     shapes = [(64, 64), (32, 32, 32)] if quick else [(256, 256), (128, 128, 128)]
 
     print("== throughput: ionscale Cahn–Hilliard (regular solution χ=3, κ̃=4, Darken M) ==")
@@ -209,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:>32} {r['wall_s']:9.2f} {r['steps']:7d} {r['length']:8.3f} "
             f"{e_len:+8.2%} {e_energy:+8.2%}"
         )
+    ratios = []
     if fipy_rows:
         print("\nspeed-up at equal accuracy (fastest ionscale run with |L err| and |ΔF err| no")
         print("larger than FiPy's, or within 0.5 %):")
@@ -222,11 +234,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             best = min(fits, key=lambda r: r["wall_s"])
             e_len, e_energy = errors(fr)
+            ratios.append(fr["wall_s"] / best["wall_s"])
             print(
                 f"  FiPy dt_max={dt_max:g} (L err {e_len:+.2%}, ΔF err {e_energy:+.2%}): "
                 f"{fr['wall_s'] / best['wall_s']:.1f}x with ionscale "
                 f"{best['steps']} steps in {best['wall_s']:.2f} s"
             )
+        if ratios:
+            print(f"smallest speed-up over the FiPy runs: {min(ratios):.1f}x (target >= 100x)")
     return 0
 
 

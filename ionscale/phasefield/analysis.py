@@ -160,7 +160,7 @@ def interface_properties(
 
 def mean_wavenumber(grid: SpectralGrid, u_hat: np.ndarray) -> float:
     """⟨k⟩ = Σ|k| S(k) / Σ S(k) over k ≠ 0 (inverse model length unit); nan for a flat field."""
-    s = grid.hermitian_weight * np.abs(u_hat) ** 2
+    s = grid.hermitian_weight * grid.power(u_hat)
     s.flat[0] = 0.0
     total = float(s.sum())
     if total == 0.0:

@@ -72,6 +72,7 @@ import numpy as np
 from ionscale.phasefield import analysis
 from ionscale.phasefield.ch_settings import SPINODAL_CENTER
 from ionscale.phasefield.core import SpectralGrid
+from ionscale.settings import default
 from ionscale.units import BOLTZMANN_eV_K
 
 if TYPE_CHECKING:
@@ -190,7 +191,8 @@ class CahnHilliardModel:
     c_range:
         Open interval where f is defined.
     stabilisation:
-        s ≥ 0 in S = s · max|f̃''|/2 (s ≥ 1 gives the Shen–Yang energy bound for constant M).
+        s ≥ 0 in S = s · max|f̃''|/2 (s ≥ 1 gives the Shen–Yang energy bound for constant M;
+        the default, 0.25, lags less and relies on the controller's energy check).
     """
 
     def __init__(
@@ -202,7 +204,7 @@ class CahnHilliardModel:
         kappa: float,
         mobility: float | ScalarFunction,
         c_range: tuple[float, float],
-        stabilisation: float = 1.0,
+        stabilisation: float = default("phasefield.solver.stabilisation"),
     ) -> None:
         if not (np.isfinite(kappa) and kappa >= 0):
             raise ValueError(f"gradient-energy coefficient kappa = {kappa} must be >= 0")

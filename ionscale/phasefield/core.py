@@ -109,6 +109,7 @@ class SpectralGrid:
         self.k: list[np.ndarray] = ks
         #: the same with the Nyquist wavenumber set to zero, for first derivatives
         self.k_odd: list[np.ndarray] = ks_odd
+        self._ik_odd = [1j * k for k in ks_odd]
         #: |k|², full rfft shape
         self.k2: np.ndarray = sum(k**2 for k in ks) * np.ones(self.hat_shape)
         #: |k|, full rfft shape
@@ -139,16 +140,29 @@ class SpectralGrid:
 
     def gradient(self, u_hat: np.ndarray) -> list[np.ndarray]:
         """∂u/∂x_d in real space for each dimension d, from û."""
-        return [self.irfft(1j * k * u_hat) for k in self.k_odd]
+        return [self.irfft(ik * u_hat) for ik in self._ik_odd]
 
     def divergence_hat(self, fluxes: Sequence[np.ndarray]) -> np.ndarray:
         """Fourier transform of ∇·J from the real-space components of J."""
-        return sum(1j * k * self.rfft(j) for k, j in zip(self.k_odd, fluxes, strict=True))
+        terms = [self.rfft(j) for j in fluxes]
+        if len(terms) != self.ndim:
+            raise ValueError(f"{len(terms)} flux components for a {self.ndim}-D grid")
+        out = terms[0]
+        out *= self._ik_odd[0]
+        for ik, term in zip(self._ik_odd[1:], terms[1:], strict=True):
+            term *= ik
+            out += term
+        return out
 
     def spectral_mean(self, weights: np.ndarray | float, u_hat: np.ndarray) -> float:
         """⟨ g ⟩ over the box where ĝ(k) = weights(k) · |û(k)|² (Parseval), e.g. ⟨|∇u|²⟩."""
-        total = np.sum(self.hermitian_weight * weights * np.abs(u_hat) ** 2)
+        total = np.sum(self.hermitian_weight * weights * self.power(u_hat))
         return float(total) / self.n_points**2
+
+    @staticmethod
+    def power(u_hat: np.ndarray) -> np.ndarray:
+        """|û|² (without the square root of np.abs)."""
+        return u_hat.real**2 + u_hat.imag**2
 
 
 class SemiImplicitModel(Protocol):
