@@ -342,12 +342,13 @@ def ordering_candidates(
     settings: OrderingSettings,
     relax_settings: Any,
     seed: int,
+    dispersion: Any = None,
 ) -> OrderingCandidates:
     """Relax the eligible orderings with model 0, evaluate every member, pick the
     ``settings.n_frames`` with the largest ensemble spread of the energy per atom.
 
     Eligible: 0 < x < 1 (the end members are in the reference data), not :func:`held_out`,
-    relaxed without collapse.
+    relaxed without collapse. ``dispersion``: D3 added to models that learned without it.
     """
     from ionscale.thermo.atomistic import dp_calculator, ensemble_energies
     from ionscale.thermo.energies import relax_orderings
@@ -361,7 +362,7 @@ def ordering_candidates(
     interior = [a for a in lattice if 0 < a.info["li_fraction"] < 1]
     kept = [not held_out(a.info["ordering_id"], settings.held_out_fraction, seed) for a in interior]
     eligible = [a for a, k in zip(interior, kept, strict=True) if k]
-    calcs = [dp_calculator(m) for m in models]
+    calcs = [dp_calculator(m, dispersion) for m in models]
     relaxed, _, _, failure = relax_orderings(eligible, calcs[0], relax_settings)
     ok = [i for i, f in enumerate(failure) if not f]
     frames = [relaxed[i] for i in ok]

@@ -475,9 +475,12 @@ def run_host_properties(
     inputs: dict[str, str],
     out: str | Path,
     provenance: Provenance,
+    dispersion: Any = None,
 ) -> Path:
     """Rule handoff_host: ``cfg`` is the ``handoff`` config section; ``inputs`` has the thermo
-    stage's ``orderings`` (orderings.h5) and ``relaxed`` (orderings_relaxed.extxyz)."""
+    stage's ``orderings`` (orderings.h5) and ``relaxed`` (orderings_relaxed.extxyz);
+    ``dispersion`` the potential's D3 treatment
+    (:class:`ionscale.potential.dispersion.DispersionSettings`)."""
     import ase.io
     import h5py
 
@@ -526,5 +529,6 @@ def run_host_properties(
         extra.get("gallery_spacing_A"),
         arrays["on_hull"].astype(bool),
         other,
+        dispersion,
     )
     return write_h5(out, d, provenance, attrs={"elastic_li_fraction": float(e["li_fraction"])})

@@ -18,6 +18,7 @@ from ionscale.active import explore, extrapolating_share
 from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, md_stage_cell
+from ionscale.potential.dispersion import DispersionSettings, md_pair_style
 from ionscale.provenance import Provenance
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
@@ -33,6 +34,7 @@ atoms = md_stage_cell(cfg, getattr(smk.input, "structure", None))  # the md runs
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "active-converge", r, temperature),
     mobile_species=species,
+    dispersion_pair_style=md_pair_style(DispersionSettings.from_config(cfg)),
 )  # fmt: skip
 log.info("round %d convergence check, T = %d K: %s (%d atoms), %d steps", r, temperature,
          atoms.get_chemical_formula(), len(atoms), steps)  # fmt: skip

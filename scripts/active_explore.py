@@ -17,6 +17,7 @@ from ionscale.active import ActiveSettings, explore, write_exploration
 from ionscale.config import derive_seed
 from ionscale.io import write_json
 from ionscale.md import MDSettings, build_md_cell
+from ionscale.potential.dispersion import DispersionSettings, md_pair_style
 from ionscale.provenance import Provenance
 from ionscale.reference.stage import role_structure
 from ionscale.reference.structures import sites_per_host_atom
@@ -45,6 +46,7 @@ atoms = build_md_cell(
 settings = MDSettings.from_config(
     md, temperature, seed=derive_seed(cfg["seed"], "active", r, temperature),
     mobile_species=species,
+    dispersion_pair_style=md_pair_style(DispersionSettings.from_config(cfg)),
 )  # fmt: skip
 log.info("round %d, T = %d K: %s (%d atoms), %d steps", r, temperature,
          atoms.get_chemical_formula(), len(atoms), al.steps)  # fmt: skip

@@ -10,6 +10,7 @@ from _common import setup
 
 from ionscale.active import OrderingSettings, ordering_candidates
 from ionscale.io import write_json
+from ionscale.potential.dispersion import DispersionSettings
 from ionscale.provenance import Provenance
 from ionscale.reference.stage import write_frames
 from ionscale.thermo.settings import host_from_config, relax_settings
@@ -26,6 +27,7 @@ result = ordering_candidates(
     settings,
     relax_settings(cfg["thermo"]),
     seed=int(cfg["seed"]),
+    dispersion=DispersionSettings.from_config(cfg),
 )
 picks = []
 for i in result.picked:

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import setup
 
 from ionscale.handoff import run_host_properties
+from ionscale.potential.dispersion import DispersionSettings
 from ionscale.provenance import Provenance
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
@@ -17,4 +18,5 @@ run_host_properties(
     {"orderings": smk.input.orderings, "relaxed": smk.input.relaxed},
     smk.output.h5,
     Provenance.from_snakemake(smk, "handoff"),
+    dispersion=DispersionSettings.from_config(smk.params.config),
 )

@@ -13,11 +13,13 @@ from _common import setup
 
 from ionscale.io import write_json
 from ionscale.potential import PotentialSettings, prepare_data
+from ionscale.potential.dispersion import DispersionSettings
 from ionscale.provenance import Provenance
 
 smk = snakemake  # noqa: F821  (injected by Snakemake)
 log = setup(smk)
 settings = PotentialSettings.from_params(smk.params.config)
+dispersion = DispersionSettings.from_config(smk.params.config)
 active = list(getattr(smk.input, "active", []))
 stat, report = prepare_data(
     smk.input.labelled,
@@ -28,11 +30,12 @@ stat, report = prepare_data(
     active_validation_fraction=float(
         smk.params.config.get("active_learning", {}).get("validation_fraction", 0.2)
     ),
+    dispersion=dispersion,
 )
 log.info("inputs: %s (active-learning files %s)", report, active)
 log.info("neighbour statistics: %s", stat)
 write_json(
     smk.output.neighbor_stat,
-    {**stat.as_dict(), "checks": asdict(report)},
+    {**stat.as_dict(), "checks": asdict(report), "dispersion": dispersion.as_dict()},
     Provenance.from_snakemake(smk, "potential"),
 )

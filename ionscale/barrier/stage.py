@@ -108,6 +108,7 @@ def run_barrier(
     :class:`~ionscale.barrier.neb.BarrierError` (after logging every number, before writing)
     when the gate fails and ``barrier.action`` is error.
     """
+    from ionscale.potential.dispersion import DispersionSettings
     from ionscale.reference.stage import role_structure, write_frames
     from ionscale.thermo.atomistic import check_species, dp_calculator
 
@@ -122,7 +123,7 @@ def run_barrier(
     )  # fmt: skip
     paths = []
     for k, model in enumerate(models):
-        calc = dp_calculator(model)
+        calc = dp_calculator(model, DispersionSettings.from_config(cfg))
         check_species(hop.initial, calc, "barrier")
         path = neb_path(hop, calc, settings)
         log.info(

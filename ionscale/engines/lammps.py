@@ -79,6 +79,7 @@ class RunSettings(Protocol):
     zbl_inner_A: float
     zbl_outer_A: float
     seed: int
+    dispersion_pair_style: str
 
 
 # ---------------------------------------------------------------------------- start-up
@@ -117,7 +118,8 @@ def require_deepmd(lmp) -> None:
 
 
 def pair_commands(species: list[str], models: list[Path], s: RunSettings, devi_file: Path) -> str:
-    """``pair_style``/``pair_coeff`` lines: DeePMD ensemble, optionally overlaid with ZBL."""
+    """``pair_style``/``pair_coeff`` lines: DeePMD ensemble, optionally overlaid with ZBL and
+    with D3 (``s.dispersion_pair_style``: the potential learned its labels minus D3)."""
     from ase.data import atomic_numbers
 
     deepmd = (
@@ -125,15 +127,26 @@ def pair_commands(species: list[str], models: list[Path], s: RunSettings, devi_f
         f"out_freq {s.model_deviation_stride_steps} out_file {devi_file}"
     )
     names = " ".join(species)
-    if not s.zbl_enabled:
+    d3 = getattr(s, "dispersion_pair_style", "")
+    if not s.zbl_enabled and not d3:
         return f"pair_style {deepmd}\npair_coeff * * {names}\n"
+    overlays = []
+    if s.zbl_enabled:
+        overlays.append(f"zbl {s.zbl_inner_A} {s.zbl_outer_A}")
+    if d3:
+        overlays.append(d3)
     lines = [
-        f"pair_style hybrid/overlay {deepmd} zbl {s.zbl_inner_A} {s.zbl_outer_A}",
+        f"pair_style hybrid/overlay {deepmd} {' '.join(overlays)}",
         f"pair_coeff * * deepmd {names}",
     ]
-    for i, a in enumerate(species, start=1):
-        for j, b in enumerate(species[i - 1 :], start=i):
-            lines.append(f"pair_coeff {i} {j} zbl {atomic_numbers[a]} {atomic_numbers[b]}")
+    if s.zbl_enabled:
+        for i, a in enumerate(species, start=1):
+            for j, b in enumerate(species[i - 1 :], start=i):
+                lines.append(f"pair_coeff {i} {j} zbl {atomic_numbers[a]} {atomic_numbers[b]}")
+    if d3:
+        # D3's pair list reaches its cutoff (~1000 neighbours per atom at 12 Å in graphite)
+        lines.append(f"pair_coeff * * dispersion/d3 {names}")
+        lines.append("neigh_modify one 10000 page 200000")
     return "\n".join(lines) + "\n"
 
 

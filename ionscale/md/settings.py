@@ -110,6 +110,7 @@ class MDSettings:
     zbl_outer_A: float = default("md.zbl_repulsion.outer_A")
     mobile_species: str = default("reference.mobile_species")
     seed: int = 1
+    dispersion_pair_style: str = ""
 
     def __post_init__(self) -> None:
         # key → (rule holds, what was expected)
@@ -154,19 +155,32 @@ class MDSettings:
 
     @classmethod
     def from_config(
-        cls, cfg: dict[str, Any], temperature_K: float, seed: int, mobile_species: str
+        cls,
+        cfg: dict[str, Any],
+        temperature_K: float,
+        seed: int,
+        mobile_species: str,
+        dispersion_pair_style: str = "",
     ) -> MDSettings:
         """Settings from the ``md`` config section for one temperature of the sweep.
 
         ``seed`` is the run's own seed (derive it from the master seed and T);
-        ``mobile_species`` is ``reference.mobile_species``.
+        ``mobile_species`` is ``reference.mobile_species``; ``dispersion_pair_style`` the
+        LAMMPS D3 overlay of a potential that learned its labels minus D3
+        (:func:`ionscale.potential.dispersion.md_pair_style`), empty for none.
         """
-        names = set(cls.__dataclass_fields__) - {"temperature_K", "seed", "mobile_species"}
+        names = set(cls.__dataclass_fields__) - {
+            "temperature_K",
+            "seed",
+            "mobile_species",
+            "dispersion_pair_style",
+        }
         zbl = cfg.get("zbl_repulsion", {})
         return cls(
             temperature_K=float(temperature_K),
             seed=int(seed),
             mobile_species=mobile_species,
+            dispersion_pair_style=dispersion_pair_style,
             zbl_enabled=bool(zbl.get("enabled", False)),
             zbl_inner_A=float(zbl.get("inner_A", 0.6)),
             zbl_outer_A=float(zbl.get("outer_A", 1.0)),

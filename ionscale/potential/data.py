@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ionscale.fingerprint import FingerprintError, check_split, read_labelled_frames, species_of
+from ionscale.potential.dispersion import DispersionSettings, subtract_dispersion
 from ionscale.potential.settings import (
     PotentialError,
     PotentialSettings,
@@ -212,8 +213,8 @@ class NeighborStat:
     @classmethod
     def read(cls, path: str | Path) -> NeighborStat:
         data = json.loads(Path(path).read_text())
-        data.pop("provenance", None)
-        data.pop("checks", None)
+        for other in ("provenance", "checks", "dispersion"):  # records beside the counts
+            data.pop(other, None)
         return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
@@ -243,8 +244,12 @@ def prepare_data(
     out_dir: str | Path,
     active: Sequence[str | Path] = (),
     active_validation_fraction: float = 0.2,
+    dispersion: DispersionSettings | None = None,
 ) -> tuple[NeighborStat, InputReport]:
     """Check the inputs, write ``out_dir/{train,validation}`` npy systems, count neighbours.
+
+    ``dispersion`` (analytic): the labels minus the reference's D3
+    (:func:`ionscale.potential.dispersion.subtract_dispersion`) are what the network learns.
 
     ``active`` are the labelled frames of earlier active-learning rounds
     (``active/round{r}/labelled.extxyz``); they join the reference frames, every k-th of them in
@@ -259,6 +264,9 @@ def prepare_data(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     type_map = report.type_map
+    if dispersion is not None and dispersion.analytic:
+        frames = subtract_dispersion(frames, dispersion)
+        log.info("labels minus D3 (%s): the network learns the rest", dispersion.as_dict())
     write_deepmd_npy(frames, split["train"], type_map, out_dir / "train")
     write_deepmd_npy(frames, split["validation"], type_map, out_dir / "validation")
     stat = compute_neighbor_stat(out_dir, type_map, settings, out_dir / "neighbor_stat.log")

@@ -187,7 +187,10 @@ def run_lattice_check(
         )
         for t in settings.structures
     }
-    calcs = [dp_calculator(m) for m in models]
+    from ionscale.potential.dispersion import DispersionSettings
+
+    dispersion = DispersionSettings.from_config(cfg)
+    calcs = [dp_calculator(m, dispersion) for m in models]
     relaxations: dict[str, list[dict[str, Any]]] = {}
     for role, atoms in structures.items():
         framework = sorted(set(atoms.get_chemical_symbols()) - {mobile})

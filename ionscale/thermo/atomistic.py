@@ -107,14 +107,20 @@ class RelaxResult:
     failure: str = ""
 
 
-def dp_calculator(model: str | Path) -> Any:
-    """ASE calculator of one frozen DeePMD model (``.pth``); its type map comes from the model."""
+def dp_calculator(model: str | Path, dispersion: Any = None) -> Any:
+    """ASE calculator of one frozen DeePMD model (``.pth``); its type map comes from the model.
+
+    ``dispersion`` (:class:`ionscale.potential.dispersion.DispersionSettings`): when the model
+    learned the labels minus D3, the calculator adds D3 back (the potential's total energy)."""
     from deepmd.calculator import DP
+
+    from ionscale.potential.dispersion import with_dispersion
 
     model = Path(model)
     if not model.is_file():
         raise FileNotFoundError(f"DeePMD model {model} does not exist (run the potential stage)")
-    return DP(model=str(model))
+    calc = DP(model=str(model))
+    return calc if dispersion is None else with_dispersion(calc, dispersion)
 
 
 def check_species(atoms: Atoms, calc: Any, what: str) -> None:

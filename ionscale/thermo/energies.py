@@ -271,13 +271,14 @@ def compute_orderings(
     settings: RelaxSettings,
     host_reference: Any | None = None,
     stages: Sequence[int] = (),
+    dispersion: Any = None,
 ) -> Orderings:
     """Enumerate, relax with model 0, evaluate with every model, formation energies against
     ``host_reference`` (the empty host end member, relaxed here: :func:`relax_host_reference`)
     or, when None, the empty lattice cell."""
     if not models:
         raise ValueError("at least one DeePMD model is needed")
-    calcs = [dp_calculator(m) for m in models]
+    calcs = [dp_calculator(m, dispersion) for m in models]
     check_species(host.primitive, calcs[0], f"host structure {host.source}")
     if settings.relax_cell == "c":
         check_layers_in_xy(host.primitive, f"host structure {host.source}")
@@ -324,6 +325,8 @@ def run_orderings(
     cfg: Mapping[str, Any], models: Sequence[str], out: Mapping[str, str], provenance: Provenance
 ) -> Orderings:
     """Rule thermo_orderings: ``cfg`` holds the ``thermo`` section and the host's reference keys."""
+    from ionscale.potential.dispersion import DispersionSettings
+
     host = host_from_config(cfg["reference"])
     o = cfg["thermo"]["orderings"]
     orderings = compute_orderings(
@@ -335,6 +338,7 @@ def run_orderings(
         relax_settings(cfg["thermo"]),
         host_reference_from_config(cfg["reference"]),
         stages=tuple(o.get("stages", ())),
+        dispersion=DispersionSettings.from_config(cfg),
     )
     write_orderings(
         orderings, out["h5"], out["lattice"], out["relaxed"], out.get("plot"), provenance, host

@@ -226,6 +226,7 @@ def host_properties(
     gallery_spacing_A: np.ndarray | None = None,
     on_hull: np.ndarray | None = None,
     other_phases: tuple[np.ndarray, np.ndarray] | None = None,
+    dispersion: Any = None,
 ) -> dict[str, Any]:
     """host.h5 datasets (name → Quantity) from the relaxed orderings and the DP ensemble.
 
@@ -307,7 +308,7 @@ def host_properties(
         strain.dv_dx_A3,
         strain.partial_molar_volume_m3_mol,
     )
-    calcs = [dp_calculator(m) for m in models]
+    calcs = [dp_calculator(m, dispersion) for m in models]
     spread = len(calcs) > 1
 
     def std(values: list[Any]) -> Any:

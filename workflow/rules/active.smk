@@ -60,6 +60,7 @@ rule active_explore:
             "reference.mobile_species",
             "md",
             "active_learning",
+            *DISPERSION_KEYS,
             exclude=(*_MD_EXCLUDE, *_AL_EXCLUDE),
         ),
     script:
@@ -93,6 +94,7 @@ rule active_orderings:
             "reference.mobile_species",
             "thermo.relax",
             "active_learning.orderings",
+            *DISPERSION_KEYS,
         ),
     script:
         "../../scripts/active_orderings.py"
@@ -220,6 +222,7 @@ rule active_converge_explore:
             "md",
             "active_learning.stride_steps",
             "active_learning.convergence.steps",
+            *DISPERSION_KEYS,
             exclude=("md.temperatures_K", "md.max_extrapolating_share"),
         ),
     script:

@@ -39,6 +39,7 @@ if config["barrier"]["enabled"]:
                 "reference.structure.prototype",
                 "reference.mobile_species",
                 "reference.calculator",
+                "potential.dispersion",
             ),
             workdir=f"{RESULTS}/barrier/work",
         script:

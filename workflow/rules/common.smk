@@ -28,6 +28,14 @@ RESULTS = f"results/{SYSTEM}"
 ENV = "../../envs/ionscale.yaml"
 
 
+# what the DeePMD potential's users need to know of its dispersion (ionscale.potential.dispersion)
+DISPERSION_KEYS = (
+    "potential.dispersion",
+    "reference.calculator.dispersion",
+    "reference.calculator.xc",
+)
+
+
 def stage_config(*keys, exclude=()):
     """The config subset a rule uses, nested as in the config (its params trigger reruns only
     when these keys change); ``exclude`` drops keys inside the named sections."""

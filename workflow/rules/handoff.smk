@@ -24,7 +24,7 @@ rule handoff_host:
         mem_mb=3000,
         runtime=30,
     params:
-        config=stage_config("handoff.elastic"),
+        config=stage_config("handoff.elastic", *DISPERSION_KEYS),
     script:
         "../../scripts/handoff_host.py"
 

@@ -43,6 +43,7 @@ rule md:
             "reference.structure.prototype",
             "reference.mobile_species",
             "md",
+            *DISPERSION_KEYS,
             exclude=_MD_EXCLUDE,
         ),
     script:

@@ -44,7 +44,10 @@ rule potential_prepare:
         runtime=10,
     params:
         config=stage_config(
-            "potential", *_AL_DATA_KEYS, exclude=POTENTIAL_PREPARE_EXCLUDE
+            "potential",
+            *_AL_DATA_KEYS,
+            *DISPERSION_KEYS,
+            exclude=POTENTIAL_PREPARE_EXCLUDE,
         ),
     script:
         "../../scripts/potential_prepare.py"
@@ -200,6 +203,7 @@ rule potential_lattice_check:
             "reference.structure.prototype",
             "reference.host.prototype",
             "reference.mobile_species",
+            *DISPERSION_KEYS,
         ),
     script:
         "../../scripts/potential_lattice_check.py"

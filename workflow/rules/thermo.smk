@@ -166,6 +166,7 @@ else:
                 *THERMO_HOST_REFERENCE_KEYS,
                 "thermo.orderings",
                 "thermo.relax",
+                *DISPERSION_KEYS,
             ),
         script:
             "../../scripts/thermo_orderings.py"
